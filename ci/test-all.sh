@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The whole test suite: the command the README gives and .ci/run calls.
+#
+# 1. local PostgreSQL + Redis answer (started if not), tools installed;
+# 2. shasec: fmt, clippy, tests;
+# 3. the template: generation checks (name validation, "Use this template"),
+#    then every variant — defaults, every toggle off, every toggle on — generated,
+#    checked for leftovers, formatted, linted and tested, sharing one target dir;
+# 4. the closed loop on the default project: audit and probe.
+#
+# Environment: SHAAPI_TARGET_DIR (shared target dir of the generated variants),
+# SHAAPI_KEEP=1 keeps the generated projects.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+export USER=${USER:-$(id -un)}
+export CARGO_TERM_COLOR=never
+shared_target=${SHAAPI_TARGET_DIR:-$HOME/.cache/shaapi/target}
+work=$(mktemp -d "${TMPDIR:-/tmp}/shaapi-ci.XXXXXX")
+[ "${SHAAPI_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+
+passed=0
+failed=0
+failures=()
+started=$(date +%s)
+
+# step NAME COMMAND… — run one check, record its outcome, keep going.
+step() {
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  echo "::: $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "::: ok   $name ($(( $(date +%s) - t0 ))s)"
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "::: FAIL $name ($(( $(date +%s) - t0 ))s)"
+  fi
+}
+
+finish() {
+  echo
+  echo "shaapi test suite finished in $(( $(date +%s) - started ))s"
+  for f in "${failures[@]+"${failures[@]}"}"; do echo "  failed: $f"; done
+  echo "$passed passed, $failed failed"
+  [ "$failed" -eq 0 ]
+  exit $?
+}
+
+# --- 1. machine ---------------------------------------------------------------
+step "services: PostgreSQL and Redis answer" bash ci/services.sh || finish
+step "tools: cargo-generate 0.26.0" bash ci/cargo-generate.sh || finish
+step "tools: linters (shellcheck, hadolint)" bash ci/install-linters.sh
+
+# --- 2. shasec ----------------------------------------------------------------
+step "shasec: cargo fmt --check" cargo fmt --all --check
+step "shasec: cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "shasec: cargo test" cargo test --workspace --locked
+step "shasec: release build" cargo build --release --locked -p shasec
+shasec_bin=$root/target/release/shasec
+
+# --- 3. template ----------------------------------------------------------------
+step "template: project names are validated" bash ci/test-project-names.sh
+step "template: 'Use this template' generates in place" bash ci/test-use-this-template.sh
+
+# variant NAME -d k=v … — generate, check, lint and test one variant.
+variant() {
+  local label=$1; shift
+  local dest=$work/$label
+  step "[$label] generate" ci/cargo-generate.sh --path "$root" --name demo --silent --vcs none \
+    --destination "$dest" "$@" || return
+  local project=$dest/demo
+  step "[$label] generated output is clean" bash ci/check-generated.sh "$project" "$@"
+  step "[$label] cargo fmt --check" cargo fmt --manifest-path "$project/Cargo.toml" --all --check
+  step "[$label] one sea-orm, one sqlx" bash ci/check-single-versions.sh "$project"
+  step "[$label] cargo clippy -D warnings" env CARGO_TARGET_DIR="$shared_target" \
+    cargo clippy --manifest-path "$project/Cargo.toml" --workspace --all-targets --locked -- -D warnings
+  step "[$label] cargo test" env CARGO_TARGET_DIR="$shared_target" \
+    cargo test --manifest-path "$project/Cargo.toml" --workspace --locked
+}
+
+# Defaults currently equal "every toggle on" (both toggles default to true);
+# ci/toggles.sh derives the answer sets from cargo-generate.toml and dedupes them.
+while read -r label answers; do
+  # shellcheck disable=SC2086 # answers are "-d key=value" words by design
+  variant "$label" $answers
+done < <(python3 ci/toggles.py cargo-generate.toml)
+
+# --- 4. the closed loop -----------------------------------------------------------
+if [ -x ci/loop.sh ] && [ -d "$work/defaults/demo" ]; then
+  step "loop: audit and probe the default project" \
+    env CARGO_TARGET_DIR="$shared_target" bash ci/loop.sh "$work/defaults/demo" "$shasec_bin"
+fi
+
+finish

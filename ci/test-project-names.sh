@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The pre hook must refuse bad project names with a one-line message that says
+# what to type instead, and accept good ones.
+set -uo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+failures=0
+
+generate() { # generate NAME — prints cargo-generate's output, returns its status
+  "$root/ci/cargo-generate.sh" --path "$root" --name "$1" --silent --vcs none \
+    --destination "$work/out" 2>&1
+}
+
+expect_refused() { # expect_refused NAME EXPECTED-WORDS
+  local output
+  if output=$(generate "$1"); then
+    echo "FAIL: '$1' was accepted"; failures=$((failures + 1)); return
+  fi
+  if ! grep -q -- "$2" <<<"$output" || ! grep -q -- "--name" <<<"$output"; then
+    echo "FAIL: '$1' refused without the expected message ('$2' + a suggestion):"
+    echo "$output" | tail -5
+    failures=$((failures + 1)); return
+  fi
+  echo "ok: '$1' refused: $(grep -o -- "$2.*" <<<"$output" | head -1)"
+}
+
+expect_refused "1password" "starts with a digit"
+expect_refused "fn" "is a Rust keyword"
+expect_refused "async" "is a Rust keyword"
+expect_refused "std" "is reserved"
+expect_refused "test" "is reserved"
+expect_refused "migration" "is reserved"
+
+# An empty name is caught by the init hook, before cargo-generate derives a folder from it.
+expect_refused "" "project name is empty"
+expect_refused "  " "project name is empty"
+
+if output=$(generate "good-name"); then
+  if [ -f "$work/out/good-name/Cargo.toml" ]; then echo "ok: 'good-name' generated"
+  else echo "FAIL: 'good-name' produced no project"; failures=$((failures + 1)); fi
+else
+  echo "FAIL: 'good-name' was refused:"; echo "$output" | tail -5; failures=$((failures + 1))
+fi
+
+[ "$failures" -eq 0 ]
