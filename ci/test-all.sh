@@ -58,11 +58,14 @@ step "tools: linters (shellcheck, hadolint)" bash ci/install-linters.sh
 step "shasec: cargo fmt --check" cargo fmt --all --check
 step "shasec: cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "shasec: cargo test" cargo test --workspace --locked
-step "shasec: release build" cargo build --release --locked -p shasec
-shasec_bin=$root/target/release/shasec
+# The debug build `cargo test` just made: a release build (rustls + aws-lc) costs
+# minutes of CI for checks that take about a second.
+step "shasec: build" cargo build --locked -p shasec
+shasec_bin=$root/target/debug/shasec
 
 # --- 3. template ----------------------------------------------------------------
 step "template: project names are validated" bash ci/test-project-names.sh
+step "template: --git and interactive generation" bash ci/test-generation-forms.sh
 step "template: 'Use this template' generates in place" bash ci/test-use-this-template.sh
 
 # variant NAME -d k=v … — generate, check, lint and test one variant.
@@ -73,6 +76,13 @@ variant() {
     --destination "$dest" "$@" || return
   local project=$dest/demo
   step "[$label] generated output is clean" bash ci/check-generated.sh "$project" "$@"
+  step "[$label] shasec audit: only the expected findings" \
+    bash ci/check-audit-generated.sh "$project" "$shasec_bin" "$@"
+  step "[$label] container and prod artifacts (hadolint, shellcheck, compose)" \
+    bash ci/check-prod-artifacts.sh "$project"
+  if [ -d "$project/deploy" ]; then
+    step "[$label] backup and restore against local Postgres" bash ci/check-backup-restore.sh "$project"
+  fi
   step "[$label] cargo fmt --check" cargo fmt --manifest-path "$project/Cargo.toml" --all --check
   step "[$label] one sea-orm, one sqlx" bash ci/check-single-versions.sh "$project"
   step "[$label] cargo clippy -D warnings" env CARGO_TARGET_DIR="$shared_target" \

@@ -1,0 +1,31 @@
+//! The stable JSON format (documented in README.md; additive changes only).
+
+use serde::Serialize;
+
+use super::{Report, Summary};
+use crate::finding::Finding;
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    tool: &'static str,
+    version: &'static str,
+    command: &'static str,
+    target: &'a str,
+    findings: &'a [Finding],
+    summary: Summary,
+}
+
+pub fn render(report: &Report) -> String {
+    let document = JsonReport {
+        tool: "shasec",
+        version: env!("CARGO_PKG_VERSION"),
+        command: report.command.as_str(),
+        target: &report.target,
+        findings: &report.findings,
+        summary: report.summary(),
+    };
+    // Serialising plain structs of strings and integers cannot fail.
+    let mut out = serde_json::to_string_pretty(&document).unwrap_or_default();
+    out.push('\n');
+    out
+}

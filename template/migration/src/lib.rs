@@ -1,0 +1,26 @@
+//! Database migrations, applied with `<app> db migrate` (and automatically at startup in dev).
+//!
+//! New migration: `sea-orm-cli migrate generate <name>` from the project root (it adds the
+//! file here and registers it below), or copy the newest file, rename it with a later
+//! timestamp and add it to `migrations()`. Every migration must run on both Postgres and
+//! SQLite (the embedded dev default) and implement `down`.
+
+pub use sea_orm_migration::MigrationStatus;
+pub use sea_orm_migration::prelude::*;
+
+mod m20250101_000001_create_app_metadata;
+mod m20250101_000002_create_users;
+mod m20250101_000003_create_casbin_rule;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20250101_000001_create_app_metadata::Migration),
+            Box::new(m20250101_000002_create_users::Migration),
+            Box::new(m20250101_000003_create_casbin_rule::Migration),
+        ]
+    }
+}

@@ -1,0 +1,6 @@
+//! One module per CLI command; `cli.rs` parses and dispatches.
+
+pub mod db;
+pub mod doctor;
+pub mod health;
+pub mod serve;

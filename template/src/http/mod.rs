@@ -1,0 +1,22 @@
+//! HTTP routes. Each resource is a module exposing `routes() -> DeclaredRoutes`,
+//! registered in [`api_routes`]; annotating handlers with `#[utoipa::path]` and registering
+//! them with `routes!` is what puts them in the OpenAPI document.
+
+pub mod health;
+pub mod openapi;
+
+use crate::auth::access::DeclaredRoutes;
+
+/// Routes served under the API prefix (`API_PREFIX`, default `/api/v1`). Every route is
+/// declared with its access (`auth::access`): add each resource here, `.merge(users::routes())`.
+pub fn api_routes() -> DeclaredRoutes {
+    DeclaredRoutes::new()
+        .merge(crate::auth::routes::routes())
+        .merge(crate::auth::admin::routes())
+        .layer_with(|router, state| router.layer(crate::middleware::rate_limit::api_layer(state)))
+}
+
+/// Routes served at the root, outside the versioned API (probes for orchestrators).
+pub fn root_routes() -> DeclaredRoutes {
+    health::routes()
+}

@@ -1,0 +1,21 @@
+//! {{description}}
+//!
+//! The binary in `main.rs` only parses the command line; everything else lives here so the
+//! integration tests drive exactly the code that runs in production.
+
+pub mod auth;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod entities;
+pub mod error;
+pub mod extract;
+pub mod guard;
+pub mod http;
+pub mod middleware;
+pub mod ops;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,279 @@
+//! Builds the application — state, router, middleware — and binds its listener. `main` (via
+//! `serve`) and the integration tests use this same code path.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tower::util::option_layer;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::auth::{AuthServices, AuthSetupError};
+use crate::config::{ConfigError, Settings};
+use crate::db::{self, DatabaseError};
+use crate::error::Problem;
+use crate::guard::{self, Violation};
+use crate::http::{self, openapi};
+use crate::middleware::cors::{self, InvalidOrigin};
+use crate::middleware::problem::{normalize_error_responses, panic_response};
+use crate::middleware::request_id::{RequestId, assign_request_id};
+use crate::middleware::security_headers::{SecurityHeadersConfig, set_security_headers};
+use crate::state::AppState;
+use crate::store::{self, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{}", describe_refusal(.environment, .violations))]
+    Refused {
+        environment: String,
+        violations: Vec<Violation>,
+    },
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Cors(#[from] InvalidOrigin),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error("cannot set up the key-value store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot set up authentication: {0}")]
+    Auth(#[from] AuthSetupError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+fn describe_refusal(environment: &str, violations: &[Violation]) -> String {
+    let mut text = format!(
+        "refusing to start in {environment}: {} setting(s) are unsafe for production",
+        violations.len()
+    );
+    for violation in violations {
+        text.push_str(&format!("\n  - {violation}"));
+    }
+    text.push_str("\n(run `doctor` to re-check without starting; ENVIRONMENT=dev skips the guard)");
+    text
+}
+
+/// A built application, listener bound, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Checks the production guard, connects the stores (migrating in dev), builds the router
+    /// and binds `HOST:PORT` (port 0 picks a free port: see [`Application::local_addr`]).
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_routes(settings, Router::new()).await
+    }
+
+    /// Like [`Application::build`], with extra routes merged in under the same middleware.
+    /// The integration tests use it for routes that exercise the error model (a handler that
+    /// panics, for instance) without shipping them in the application.
+    pub async fn build_with_routes(
+        settings: Settings,
+        extra_routes: Router<AppState>,
+    ) -> Result<Self, StartupError> {
+        let violations = guard::production_violations(&settings);
+        if !violations.is_empty() {
+            return Err(StartupError::Refused {
+                environment: settings.environment.to_string(),
+                violations,
+            });
+        }
+        if settings.environment.is_dev() {
+            for violation in guard::rules_for_production(&settings) {
+                tracing::debug!(%violation, "would be refused outside dev");
+            }
+        }
+        let address = settings.listen_address()?;
+
+        let db = db::connect(&settings).await?;
+        if settings.environment.is_dev() {
+            // Outside dev, schema changes are a deliberate step: `db migrate`.
+            db::migrate_up(&db).await?;
+        }
+        let kv = store::from_settings(&settings)?;
+        let auth = AuthServices::new(&settings, db.clone(), kv.clone()).await?;
+        let state = AppState::new(settings, db, kv, auth);
+        let router = build_router(state.clone(), extra_routes)?;
+
+        let listener = TcpListener::bind(address)
+            .await
+            .map_err(|source| StartupError::Bind { address, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind { address, source })?;
+        Ok(Application {
+            listener,
+            local_addr,
+            router,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains in-flight requests.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `signal` completes, then stops accepting connections and gives in-flight
+    /// requests `SHUTDOWN_GRACE_SECS` to finish.
+    pub async fn run_until(
+        self,
+        signal: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = self.state.settings.shutdown_grace();
+        let draining = Arc::new(Notify::new());
+        let draining_started = draining.clone();
+        let server = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            signal.await;
+            tracing::info!(
+                grace_secs = grace.as_secs(),
+                "shutting down: draining in-flight requests"
+            );
+            draining_started.notify_one();
+        });
+        let result = tokio::select! {
+            result = server => result,
+            () = async {
+                draining.notified().await;
+                tokio::time::sleep(grace).await;
+            } => {
+                tracing::warn!("grace period over: closing the remaining connections");
+                Ok(())
+            }
+        };
+        if let Err(error) = self.state.db.close_by_ref().await {
+            tracing::warn!(%error, "closing the database pool failed");
+        }
+        result
+    }
+}
+
+/// The full router: health at the root, the API (and its docs, when on) under the prefix, and
+/// every layer of the middleware baseline. Outermost first:
+/// request id → trace → security headers → CORS → problem normaliser → panic catcher →
+/// timeout → body limit → routes.
+pub fn build_router(
+    state: AppState,
+    extra_routes: Router<AppState>,
+) -> Result<Router, StartupError> {
+    let settings = state.settings.clone();
+    let (routes, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(http::root_routes().into_router(&state))
+        .nest(&settings.api_prefix, http::api_routes().into_router(&state))
+        .split_for_parts();
+
+    let mut router = routes.merge(extra_routes);
+    if settings.api_docs_enabled() {
+        router = router.merge(openapi::docs_routes(&settings.api_prefix, document));
+    }
+
+    let cors = cors::layer(&settings)?;
+    let trace = TraceLayer::new_for_http()
+        .make_span_with(|request: &Request| {
+            let request_id = request
+                .extensions()
+                .get::<RequestId>()
+                .map(|id| id.0.as_str())
+                .unwrap_or("-");
+            // The path only: query strings may carry tokens.
+            tracing::info_span!(
+                "request",
+                method = %request.method(),
+                path = %request.uri().path(),
+                request_id = %request_id,
+            )
+        })
+        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        .on_failure(DefaultOnFailure::new().level(Level::ERROR));
+
+    let router = router
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout(),
+        ))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(from_fn(normalize_error_responses))
+        .layer(option_layer(cors))
+        .layer(from_fn_with_state(
+            SecurityHeadersConfig {
+                strict_transport_security: !settings.environment.is_dev(),
+            },
+            set_security_headers,
+        ))
+        .layer(trace)
+        .layer(from_fn(assign_request_id))
+        .with_state(state);
+    Ok(router)
+}
+
+async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND).with_detail("no route matches this path")
+}
+
+/// Completes on Ctrl-C or SIGTERM (what `docker stop` and orchestrators send).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,277 @@
+//! Shared helpers for the integration tests: every test gets the real application, started on
+//! a free port against its own fresh Postgres database (dropped afterwards) and its own Redis
+//! key prefix (deleted afterwards), driven over HTTP.
+//!
+//! Postgres and Redis are the local servers, overridable for CI with
+//! `TEST_DATABASE_ADMIN_URL` (a database the tests may create others from) and
+//! `TEST_REDIS_URL`.
+
+#![allow(dead_code)] // each test binary uses a different subset of these helpers
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Output;
+
+use axum::Router;
+use deadpool_redis::redis;
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+
+// The application crate, in its own group: its name varies per project, and rustfmt
+// sorts imports by name within a group.
+use {{crate_name}}::config::{Environment, Settings};
+use {{crate_name}}::startup::Application;
+use {{crate_name}}::state::AppState;
+use {{crate_name}}::{db, telemetry};
+
+/// A strong secret for tests that run outside dev; never used by a real deployment.
+pub const TEST_JWT_SECRET: &str = "tG3vX9qLm2Zr7Kp4Wc8Nb1Hd6Fs0Jy5Ua3Ex7Qi2Ro9Tl4Mz";
+
+pub fn admin_database_url() -> String {
+    std::env::var("TEST_DATABASE_ADMIN_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A key prefix no other test (or run) uses.
+pub fn unique_redis_prefix() -> String {
+    format!("test-{}:", uuid::Uuid::new_v4().simple())
+}
+
+/// A fresh, empty Postgres database, dropped (with its connections) when this is dropped.
+pub struct TestDatabase {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDatabase {
+    pub async fn create() -> TestDatabase {
+        let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+        let admin_url = admin_database_url();
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("Postgres must be running for the integration tests (TEST_DATABASE_ADMIN_URL)");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("cannot create the test database");
+        admin.close().await.ok();
+        let url = database_url_for(&admin_url, &name);
+        TestDatabase { name, url }
+    }
+}
+
+/// The admin URL with its database name replaced.
+fn database_url_for(admin_url: &str, database: &str) -> String {
+    let without_query = admin_url.split('?').next().unwrap_or(admin_url);
+    match without_query.rfind('/') {
+        Some(index) if index > "postgres://".len() => {
+            format!("{}/{database}", &without_query[..index])
+        }
+        _ => format!("{without_query}/{database}"),
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime, which cannot be blocked on: drop the database
+        // from a separate thread with its own runtime, through its own connection.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("cannot build a runtime to drop the test database");
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_database_url()).await?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop test database {}", self.name);
+        }
+    }
+}
+
+/// Deletes every Redis key under `prefix` when dropped.
+pub struct RedisPrefix {
+    pub prefix: String,
+}
+
+impl Drop for RedisPrefix {
+    fn drop(&mut self) {
+        let pattern = format!("{}*", self.prefix);
+        let _ = std::thread::spawn(move || -> redis::RedisResult<()> {
+            let client = redis::Client::open(redis_url())?;
+            let mut connection = client.get_connection()?;
+            let keys: Vec<String> = redis::cmd("KEYS").arg(&pattern).query(&mut connection)?;
+            if !keys.is_empty() {
+                redis::cmd("DEL").arg(keys).query::<()>(&mut connection)?;
+            }
+            Ok(())
+        })
+        .join();
+    }
+}
+
+/// Settings for a test app: dev, port 0, the given database, Redis under a fresh prefix.
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        environment: Environment::Dev,
+        host: "127.0.0.1".to_owned(),
+        port: 0,
+        database_url: Some(database_url.to_owned()),
+        redis_url: Some(redis_url()),
+        redis_key_prefix: unique_redis_prefix(),
+        // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
+        log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
+        ..Settings::default()
+    }
+}
+
+/// Settings that pass the production guard (strong secret, Postgres, Redis, docs off).
+pub fn production_settings(database_url: &str) -> Settings {
+    Settings {
+        environment: Environment::Prod,
+        jwt_secret: SecretString::from(TEST_JWT_SECRET),
+        ..test_settings(database_url)
+    }
+}
+
+/// A running application and what a test needs to talk to it.
+pub struct TestApp {
+    /// `http://127.0.0.1:PORT`
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    server: tokio::task::JoinHandle<()>,
+    // Dropped after the server task is aborted (fields drop in declaration order).
+    pub redis: RedisPrefix,
+    pub database: TestDatabase,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub fn socket_address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The application with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}, Router::new()).await
+}
+
+/// The application with settings adjusted by `configure` and `extra_routes` merged into its
+/// router (under the full middleware stack).
+pub async fn spawn_app_with(
+    configure: impl FnOnce(&mut Settings),
+    extra_routes: Router<AppState>,
+) -> TestApp {
+    let database = TestDatabase::create().await;
+    let mut settings = test_settings(&database.url);
+    configure(&mut settings);
+    let redis = RedisPrefix {
+        prefix: settings.redis_key_prefix.clone(),
+    };
+    telemetry::init(&settings);
+
+    // Migrations first, as a deployment would (`db migrate`) — whatever the environment.
+    let connection = db::connect(&settings)
+        .await
+        .expect("cannot connect to the test database");
+    db::migrate_up(&connection)
+        .await
+        .expect("migrations failed on a fresh database");
+    connection.close().await.ok();
+
+    let application = Application::build_with_routes(settings, extra_routes)
+        .await
+        .expect("the application failed to build");
+    let port = application.port();
+    let state = application.state().clone();
+    let server = tokio::spawn(async move {
+        let _ = application.run_until(std::future::pending()).await;
+    });
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("cannot build the HTTP client"),
+        state,
+        server,
+        redis,
+        database,
+    }
+}
+
+/// A port nothing listens on (bound then released; good enough for "connection refused").
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("cannot bind port 0");
+    listener.local_addr().expect("no local address").port()
+}
+
+/// Path of the application binary built for these tests.
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_{{project-name}}")
+}
+
+/// Runs the binary in `dir` with only the given environment (nothing inherited, so a
+/// developer's `.env` or shell variables cannot change the outcome).
+pub async fn run_binary(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    tokio::process::Command::new(binary())
+        .args(args)
+        .current_dir(dir)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .expect("cannot run the application binary")
+}
+
+/// Reads a problem document, checking its content type and that it carries the request id
+/// of the response header.
+pub async fn problem(response: reqwest::Response) -> serde_json::Value {
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "not a problem document"
+    );
+    let header_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("no X-Request-Id header");
+    let body: serde_json::Value = response.json().await.expect("problem body is not JSON");
+    assert_eq!(
+        body["request_id"],
+        header_id.as_str(),
+        "body and header ids differ"
+    );
+    body
+}
