@@ -58,7 +58,7 @@ trap cleanup EXIT
 
 say "generating and building (release)"
 "$generator" generate --path "$repo" --name benchapp --silent --destination "$work" \
-  -d github_ci=false -d prod=false >/dev/null
+  -d github_ci=false -d prod=false >"$work/generate.log" 2>&1 || { cat "$work/generate.log"; fail "generation failed"; }
 app_dir="$work/benchapp"
 (cd "$app_dir" && cargo build --release --quiet)
 binary="$CARGO_TARGET_DIR/release/benchapp"

@@ -36,6 +36,17 @@ expect_refused "migration" "is reserved"
 expect_refused "" "project name is empty"
 expect_refused "  " "project name is empty"
 
+# The description lands in TOML as a literal multi-line string: three quotes would end it early.
+if output=$("$root/ci/cargo-generate.sh" --path "$root" --name quoted --silent --vcs none \
+    --destination "$work/out" -d "description=it'''s broken" 2>&1); then
+  echo "FAIL: a description with three quotes was accepted"; failures=$((failures + 1))
+elif grep -q "description may not contain three single quotes" <<<"$output"; then
+  echo "ok: description with three quotes refused"
+else
+  echo "FAIL: description with three quotes refused without the expected message:"; echo "$output" | tail -3
+  failures=$((failures + 1))
+fi
+
 if output=$(generate "good-name"); then
   if [ -f "$work/out/good-name/Cargo.toml" ]; then echo "ok: 'good-name' generated"
   else echo "FAIL: 'good-name' produced no project"; failures=$((failures + 1)); fi

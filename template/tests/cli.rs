@@ -4,6 +4,7 @@
 mod common;
 
 use common::{TestDatabase, run_binary};
+use migration::{Migrator, MigratorTrait};
 
 fn stdout(output: &std::process::Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
@@ -18,37 +19,49 @@ async fn db_status_migrate_and_down_on_a_fresh_database() {
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
     let env = [("DATABASE_URL", database.url.as_str())];
+    let names: Vec<String> = Migrator::migrations()
+        .iter()
+        .map(|m| m.name().to_owned())
+        .collect();
+    let total = names.len();
+    let newest = names.last().unwrap();
 
     let output = run_binary(dir.path(), &["db", "status"], &env).await;
     assert!(output.status.success(), "{}", stderr(&output));
     let text = stdout(&output);
+    for name in &names {
+        assert!(text.contains(&format!("pending  {name}")), "{text}");
+    }
     assert!(
-        text.contains("pending  m20250101_000001_create_app_metadata"),
+        text.contains(&format!("0 applied, {total} pending")),
         "{text}"
     );
-    assert!(text.contains("0 applied, 1 pending"), "{text}");
 
     let output = run_binary(dir.path(), &["db", "migrate"], &env).await;
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("applied  m20250101_000001_create_app_metadata"));
+    let text = stdout(&output);
+    for name in &names {
+        assert!(text.contains(&format!("applied  {name}")), "{text}");
+    }
 
     let output = run_binary(dir.path(), &["db", "status"], &env).await;
+    let text = stdout(&output);
     assert!(
-        stdout(&output).contains("1 applied, 0 pending"),
-        "{}",
-        stdout(&output)
+        text.contains(&format!("{total} applied, 0 pending")),
+        "{text}"
     );
 
     let output = run_binary(dir.path(), &["db", "down"], &env).await;
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("rolled back  m20250101_000001_create_app_metadata"));
+    assert!(stdout(&output).contains(&format!("rolled back  {newest}")));
 
     let output = run_binary(dir.path(), &["db", "status"], &env).await;
+    let text = stdout(&output);
     assert!(
-        stdout(&output).contains("0 applied, 1 pending"),
-        "{}",
-        stdout(&output)
+        text.contains(&format!("{} applied, 1 pending", total - 1)),
+        "{text}"
     );
+    assert!(text.contains(&format!("pending  {newest}")), "{text}");
 }
 
 #[tokio::test]

@@ -41,12 +41,15 @@ impl MigrationTrait for Migration {
             .await?;
         let origin = "shaapi {{template_version}}";
         let project = "{{project-name}}";
-        let insert = Query::insert()
+        let mut insert = Query::insert();
+        insert
             .into_table(AppMetadata::Table)
-            .columns([AppMetadata::Key, AppMetadata::Value])
-            .values_panic(["schema_origin".into(), origin.into()])
-            .values_panic(["project".into(), project.into()])
-            .to_owned();
+            .columns([AppMetadata::Key, AppMetadata::Value]);
+        for (key, value) in [("schema_origin", origin), ("project", project)] {
+            insert
+                .values([key.into(), value.into()])
+                .map_err(|e| DbErr::Migration(e.to_string()))?;
+        }
         manager.exec_stmt(insert).await
     }
 

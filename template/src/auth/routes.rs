@@ -327,7 +327,8 @@ async fn login(
 ///
 /// Spends the refresh token (cookie, or `refresh_token` in the JSON body) and answers a new
 /// access token with a new refresh token. A refresh token works once: presenting a used one
-/// revokes its whole session.
+/// revokes its whole session (a duplicate sent while its rotation is still running is only
+/// refused, so of concurrent refreshes exactly one succeeds).
 #[utoipa::path(
     post,
     path = "/auth/refresh",
@@ -370,9 +371,12 @@ async fn refresh(
         .is_some_and(|user| user.is_active);
     if !active {
         auth.tokens.revoke_session(session).await?;
+        auth.tokens.complete_rotation(&presented, session).await?;
         return Ok(refused(jar));
     }
-    Ok(issue_tokens(auth, session, jar).await?.into_response())
+    let issued = issue_tokens(auth, session, jar).await?;
+    auth.tokens.complete_rotation(&presented, session).await?;
+    Ok(issued.into_response())
 }
 
 /// Log out of this session

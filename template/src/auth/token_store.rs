@@ -9,7 +9,8 @@
 //! - `auth:session:{session}` → user id; lifetime of the refresh token, renewed on rotation.
 //! - `auth:access:{jti}` → `{user} {session}`; lifetime of the access token.
 //! - `auth:refresh:{sha256}` → `{user} {session}`; taken (GETDEL) on use: single use is atomic.
-//! - `auth:refresh-used:{sha256}` → session; remembers spent tokens to detect replays.
+//! - `auth:refresh-used:{sha256}` → `rotating|spent {user} {session}`; remembers consumed
+//!   tokens to tell a concurrent duplicate (refused) from a replay (revokes the session).
 //! - `auth:user-sessions:{user}` → set of the user's sessions (logout-all, password change).
 
 use std::sync::Arc;
@@ -66,6 +67,12 @@ impl std::fmt::Debug for TokenStore {
             .finish()
     }
 }
+
+/// States of a consumed refresh token (see [`TokenStore::consume_refresh_token`]).
+const ROTATING: &str = "rotating";
+const SPENT: &str = "spent";
+/// How long a rotation may take before its token counts as spent anyway.
+const ROTATION_WINDOW: Duration = Duration::from_secs(10);
 
 fn session_key(session_id: Uuid) -> String {
     format!("auth:session:{session_id}")
@@ -196,8 +203,10 @@ impl TokenStore {
     }
 
     /// Spends a refresh token. `take` is an atomic read-and-delete, so of two concurrent
-    /// requests with the same token exactly one sees it; presenting a spent token again is a
-    /// replay (the token leaked) and revokes its whole session.
+    /// requests with the same token exactly one sees it. The spent token is remembered: while
+    /// its rotation is in progress a second presentation is a concurrent duplicate (refused,
+    /// nothing else happens); once [`TokenStore::complete_rotation`] ran, presenting it again
+    /// is a replay (the token leaked) and revokes its whole session.
     pub async fn consume_refresh_token(
         &self,
         refresh_token: &str,
@@ -211,8 +220,8 @@ impl TokenStore {
                 self.kv
                     .set_with_ttl(
                         &used_refresh_key(&digest),
-                        &session.encode(),
-                        self.refresh_lifetime,
+                        &format!("{ROTATING} {}", session.encode()),
+                        ROTATION_WINDOW,
                     )
                     .await?;
                 if self.session_alive(session).await? {
@@ -221,21 +230,43 @@ impl TokenStore {
                     Ok(RefreshOutcome::Invalid)
                 }
             }
-            None => match self.kv.get(&used_refresh_key(&digest)).await? {
-                Some(value) => {
-                    if let Some(session) = Session::decode(&value) {
-                        self.revoke_session(session).await?;
-                        tracing::warn!(
-                            user_id = %session.user_id,
-                            session_id = %session.session_id,
-                            "refresh token replayed: session revoked"
-                        );
-                    }
-                    Ok(RefreshOutcome::Replayed)
+            None => {
+                let marker = self.kv.get(&used_refresh_key(&digest)).await?;
+                let Some((state, session)) = marker.as_deref().and_then(|m| m.split_once(' '))
+                else {
+                    return Ok(RefreshOutcome::Invalid);
+                };
+                let Some(session) = Session::decode(session) else {
+                    return Ok(RefreshOutcome::Invalid);
+                };
+                if state == ROTATING {
+                    return Ok(RefreshOutcome::Invalid);
                 }
-                None => Ok(RefreshOutcome::Invalid),
-            },
+                self.revoke_session(session).await?;
+                tracing::warn!(
+                    user_id = %session.user_id,
+                    session_id = %session.session_id,
+                    "refresh token replayed: session revoked"
+                );
+                Ok(RefreshOutcome::Replayed)
+            }
         }
+    }
+
+    /// Marks a consumed refresh token as spent once its successor was issued: from now on,
+    /// presenting it is a replay.
+    pub async fn complete_rotation(
+        &self,
+        refresh_token: &str,
+        session: Session,
+    ) -> Result<(), StoreError> {
+        self.kv
+            .set_with_ttl(
+                &used_refresh_key(&digest(refresh_token)),
+                &format!("{SPENT} {}", session.encode()),
+                self.refresh_lifetime,
+            )
+            .await
     }
 
     /// Ends one session: its access and refresh tokens stop working at once.
@@ -332,6 +363,13 @@ mod tests {
             tokens.consume_refresh_token(&refresh).await.unwrap(),
             RefreshOutcome::Rotated(session)
         );
+        // While the rotation runs, a second presentation is a concurrent duplicate.
+        assert_eq!(
+            tokens.consume_refresh_token(&refresh).await.unwrap(),
+            RefreshOutcome::Invalid
+        );
+        assert!(tokens.session_alive(session).await.unwrap());
+        tokens.complete_rotation(&refresh, session).await.unwrap();
         assert_eq!(
             tokens.consume_refresh_token(&refresh).await.unwrap(),
             RefreshOutcome::Replayed

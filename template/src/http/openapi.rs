@@ -26,7 +26,11 @@ const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
 #[openapi(
     components(schemas(Problem, FieldError)),
     modifiers(&BearerAuth),
-    tags((name = "health", description = "Liveness and readiness probes"))
+    tags(
+        (name = "health", description = "Liveness and readiness probes"),
+        (name = "auth", description = "Accounts, sessions and tokens"),
+        (name = "admin", description = "User administration (casbin policy: role `admin`)")
+    )
 )]
 pub struct ApiDoc;
 
