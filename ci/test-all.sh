@@ -13,7 +13,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 2
 export USER=${USER:-$(id -un)}
 export CARGO_TERM_COLOR=never
 shared_target=${SHAAPI_TARGET_DIR:-$HOME/.cache/shaapi/target}
@@ -58,6 +58,7 @@ step "tools: linters (shellcheck, hadolint)" bash ci/install-linters.sh
 step "shasec: cargo fmt --check" cargo fmt --all --check
 step "shasec: cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "shasec: cargo test" cargo test --workspace --locked
+step "shasec: agrees with hadolint where the README says so" bash ci/hadolint-oracle.sh
 # The debug build `cargo test` just made: a release build (rustls + aws-lc) costs
 # minutes of CI for checks that take about a second.
 step "shasec: build" cargo build --locked -p shasec
@@ -66,6 +67,7 @@ shasec_bin=$root/target/debug/shasec
 # --- 3. template ----------------------------------------------------------------
 step "template: project names are validated" bash ci/test-project-names.sh
 step "template: --git and interactive generation" bash ci/test-generation-forms.sh
+step "template: rustfmt-clean whatever the project name" bash ci/check-fmt-names.sh
 step "template: 'Use this template' generates in place" bash ci/test-use-this-template.sh
 
 # variant NAME -d k=v … — generate, check, lint and test one variant.
@@ -93,10 +95,12 @@ variant() {
 
 # Defaults currently equal "every toggle on" (both toggles default to true);
 # ci/toggles.sh derives the answer sets from cargo-generate.toml and dedupes them.
-while read -r label answers; do
+mapfile -t variants < <(python3 ci/toggles.py cargo-generate.toml)
+for line in "${variants[@]}"; do
+  read -r label answers <<<"$line"
   # shellcheck disable=SC2086 # answers are "-d key=value" words by design
-  variant "$label" $answers
-done < <(python3 ci/toggles.py cargo-generate.toml)
+  variant "$label" $answers </dev/null
+done
 
 # --- 4. the closed loop -----------------------------------------------------------
 if [ -x ci/loop.sh ] && [ -d "$work/defaults/demo" ]; then

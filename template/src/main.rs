@@ -4,7 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use {{crate_name}}::cli::{self, Cli};
+use {{crate_name}}::cli;
+use {{crate_name}}::cli::Cli;
 
 #[tokio::main]
 async fn main() -> ExitCode {

@@ -17,10 +17,13 @@ use tokio::task::JoinHandle;
 
 use common::{RedisPrefix, TestDatabase, problem, redis_url, test_settings};
 
+use {{crate_name}}::auth::rbac;
+use {{crate_name}}::config::Settings;
+use {{crate_name}}::db;
 use {{crate_name}}::startup::Application;
 
 /// The defaults the issue asks for: 5 per minute per IP, 10 per 15 minutes per account.
-fn default_login_limits(settings: &mut {{crate_name}}::config::Settings) {
+fn default_login_limits(settings: &mut Settings) {
     settings.login_max_attempts_per_ip = 5;
     settings.login_ip_window_secs = 60;
     settings.login_max_attempts_per_account = 10;
@@ -137,7 +140,7 @@ impl Drop for TwoInstances {
     }
 }
 
-async fn two_instances(configure: impl Fn(&mut {{crate_name}}::config::Settings)) -> TwoInstances {
+async fn two_instances(configure: impl Fn(&mut Settings)) -> TwoInstances {
     let database = TestDatabase::create().await;
     let mut settings = test_settings(&database.url);
     relaxed_limits(&mut settings);
@@ -145,8 +148,8 @@ async fn two_instances(configure: impl Fn(&mut {{crate_name}}::config::Settings)
     let redis = RedisPrefix {
         prefix: settings.redis_key_prefix.clone(),
     };
-    let connection = {{crate_name}}::db::connect(&settings).await.unwrap();
-    {{crate_name}}::db::migrate_up(&connection).await.unwrap();
+    let connection = db::connect(&settings).await.unwrap();
+    db::migrate_up(&connection).await.unwrap();
     let mut urls = Vec::new();
     let mut servers = Vec::new();
     for _ in 0..2 {
@@ -376,9 +379,7 @@ async fn with_redis_down_protected_routes_fail_closed() {
     .await;
     let (email, tokens) = signed_up(&app).await;
     let id = user_id(&app, &email).await;
-    {{crate_name}}::auth::rbac::grant_role(&app.state.db, id, "admin")
-        .await
-        .unwrap();
+    rbac::grant_role(&app.state.db, id, "admin").await.unwrap();
     assert_eq!(me(&app, &tokens.access).await, StatusCode::OK);
 
     relay.cut().await;

@@ -11,6 +11,11 @@ use uuid::Uuid;
 
 use common::problem;
 
+use {{crate_name}}::auth::access::Access;
+use {{crate_name}}::auth::rbac;
+use {{crate_name}}::entities::users;
+use {{crate_name}}::startup::Application;
+
 #[tokio::test]
 async fn a_plain_user_gets_403_on_every_admin_route() {
     let app = spawn_auth_app().await;
@@ -116,9 +121,7 @@ async fn a_role_granted_on_one_instance_applies_on_another() {
     // A second instance on the same database and Redis.
     let mut settings = (*first.state.settings).clone();
     settings.port = 0;
-    let second = {{crate_name}}::startup::Application::build(settings)
-        .await
-        .expect("second instance");
+    let second = Application::build(settings).await.expect("second instance");
     let second_url = format!("http://127.0.0.1:{}", second.port());
     tokio::spawn(async move {
         let _ = second.run_until(std::future::pending()).await;
@@ -137,7 +140,7 @@ async fn a_role_granted_on_one_instance_applies_on_another() {
         StatusCode::FORBIDDEN
     );
     let id = user_id(&first, &email).await;
-    {{crate_name}}::auth::rbac::grant_role(&first.state.db, id, "admin")
+    rbac::grant_role(&first.state.db, id, "admin")
         .await
         .unwrap();
     assert_eq!(stats(second_url, user.access.clone()).await, StatusCode::OK);
@@ -191,12 +194,12 @@ async fn the_inactive_flag_alone_refuses_a_live_token() {
     let app = spawn_auth_app().await;
     let (email, user) = signed_up(&app).await;
     let id = user_id(&app, &email).await;
-    let account = {{crate_name}}::entities::users::Entity::find_by_id(id)
+    let account = users::Entity::find_by_id(id)
         .one(&app.state.db)
         .await
         .unwrap()
         .unwrap();
-    let mut account: {{crate_name}}::entities::users::ActiveModel = account.into();
+    let mut account: users::ActiveModel = account.into();
     account.is_active = Set(false);
     account.update(&app.state.db).await.unwrap();
     assert_eq!(me(&app, &user.access).await, StatusCode::UNAUTHORIZED);
@@ -324,12 +327,7 @@ async fn every_route_declares_its_access_and_the_gate_enforces_it() {
     );
     let undeclared: Vec<String> = operations
         .iter()
-        .filter(|(_, _, access)| {
-            access
-                .as_deref()
-                .and_then({{crate_name}}::auth::access::Access::parse)
-                .is_none()
-        })
+        .filter(|(_, _, access)| access.as_deref().and_then(Access::parse).is_none())
         .map(|(method, path, _)| format!("{method} {path}"))
         .collect();
     assert!(

@@ -17,7 +17,9 @@ use uuid::Uuid;
 
 use common::{TEST_JWT_SECRET, problem};
 
-use {{crate_name}}::config::{DEV_JWT_SECRET, Environment, SameSitePolicy};
+use {{crate_name}}::config::DEV_JWT_SECRET;
+use {{crate_name}}::config::Environment;
+use {{crate_name}}::config::SameSitePolicy;
 
 #[tokio::test]
 async fn register_login_me_happy_path() {

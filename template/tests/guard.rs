@@ -7,8 +7,10 @@ use axum::Router;
 use common::{TestDatabase, production_settings, spawn_app_with};
 use secrecy::SecretString;
 
-use {{crate_name}}::config::{Environment, Settings};
-use {{crate_name}}::startup::{Application, StartupError};
+use {{crate_name}}::config::Environment;
+use {{crate_name}}::config::Settings;
+use {{crate_name}}::startup::Application;
+use {{crate_name}}::startup::StartupError;
 
 fn refused_settings(error: StartupError) -> Vec<&'static str> {
     match error {

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
-use {{crate_name}}::store::{KeyValueStore, StoreError};
-use {{crate_name}}::store::{MemoryStore, RedisStore};
+use {{crate_name}}::store::KeyValueStore;
+use {{crate_name}}::store::MemoryStore;
+use {{crate_name}}::store::RedisStore;
+use {{crate_name}}::store::StoreError;
 
 const LONG: Duration = Duration::from_secs(60);
 

@@ -33,8 +33,12 @@ fn git(directory: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+// The binary under test; kept off rustfmt, which would reflow it with the name's length.
+#[rustfmt::skip]
+const APP_BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
+
 fn ops_branches(directory: &Path, identity: bool) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_{{project-name}}"));
+    let mut command = Command::new(APP_BINARY);
     command
         .args(["ops", "branches", "--repo"])
         .arg(directory)

@@ -9,8 +9,12 @@ use {{crate_name}}::guard::check_secret;
 use {{crate_name}}::ops::env_file::EnvFile;
 use {{crate_name}}::ops::secrets::SECRET_SETTINGS;
 
+// The binary under test; kept off rustfmt, which would reflow it with the name's length.
+#[rustfmt::skip]
+const APP_BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
+
 fn app(directory: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_{{project-name}}"))
+    Command::new(APP_BINARY)
         .args(args)
         .current_dir(directory)
         // Only what the command needs: no settings leak in from the test's environment.

@@ -25,8 +25,12 @@ fn prod_example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.prod.example")
 }
 
+// The binary under test; kept off rustfmt, which would reflow it with the name's length.
+#[rustfmt::skip]
+const APP_BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
+
 fn app(directory: &Path, args: &[&str], environment: &[(&str, String)]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_{{project-name}}"));
+    let mut command = Command::new(APP_BINARY);
     command
         .args(args)
         .current_dir(directory)

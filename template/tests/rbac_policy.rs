@@ -12,14 +12,21 @@ use uuid::Uuid;
 
 use common::{TestDatabase, run_binary, test_settings};
 
-use {{crate_name}}::auth::rbac::{self, Authorizer, MODEL, SeaOrmAdapter};
+use {{crate_name}}::auth::init::create_admin;
+use {{crate_name}}::auth::rbac;
+use {{crate_name}}::auth::rbac::Authorizer;
+use {{crate_name}}::auth::rbac::MODEL;
+use {{crate_name}}::auth::rbac::SeaOrmAdapter;
+use {{crate_name}}::db;
 use {{crate_name}}::entities::casbin_rule;
+use {{crate_name}}::entities::users;
+use {{crate_name}}::startup::Application;
 
 async fn migrated_database() -> (TestDatabase, sea_orm::DatabaseConnection) {
     let database = TestDatabase::create().await;
     let settings = test_settings(&database.url);
-    let connection = {{crate_name}}::db::connect(&settings).await.unwrap();
-    {{crate_name}}::db::migrate_up(&connection).await.unwrap();
+    let connection = db::connect(&settings).await.unwrap();
+    db::migrate_up(&connection).await.unwrap();
     (database, connection)
 }
 
@@ -360,10 +367,7 @@ async fn auth_init_creates_the_admin_once_and_never_shows_the_password() {
     assert!(again.status.success());
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
     assert_eq!(
-        {{crate_name}}::entities::users::Entity::find()
-            .count(&db)
-            .await
-            .unwrap(),
+        users::Entity::find().count(&db).await.unwrap(),
         1,
         "idempotent"
     );
@@ -376,9 +380,7 @@ async fn auth_init_creates_the_admin_once_and_never_shows_the_password() {
     // The new administrator can log in and reach the admin API.
     let mut settings = test_settings(&database.url);
     settings.port = 0;
-    let app = {{crate_name}}::startup::Application::build(settings)
-        .await
-        .unwrap();
+    let app = Application::build(settings).await.unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(async move {
         let _ = app.run_until(std::future::pending()).await;
@@ -415,8 +417,7 @@ async fn auth_init_promotes_an_existing_account_without_touching_its_password() 
     )
     .await;
     assert!(first.status.success());
-    let existing =
-        {{crate_name}}::auth::init::create_admin(&db, "second@example.com", "x".to_owned()).await;
+    let existing = create_admin(&db, "second@example.com", "x".to_owned()).await;
     assert!(existing.is_ok());
     let id = common_user_id(&db, "second@example.com").await;
     rbac::set_roles(&db, id, &BTreeSet::from(["user".to_owned()]))
@@ -437,8 +438,8 @@ async fn auth_init_promotes_an_existing_account_without_touching_its_password() 
 
 async fn common_user_id(db: &sea_orm::DatabaseConnection, email: &str) -> Uuid {
     use sea_orm::{ColumnTrait, QueryFilter};
-    {{crate_name}}::entities::users::Entity::find()
-        .filter({{crate_name}}::entities::users::Column::Email.eq(email))
+    users::Entity::find()
+        .filter(users::Column::Email.eq(email))
         .one(db)
         .await
         .unwrap()

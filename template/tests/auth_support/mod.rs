@@ -11,7 +11,9 @@ use uuid::Uuid;
 
 use crate::common::{TestApp, spawn_app_with};
 
-use {{crate_name}}::auth::{ADMIN_ROLE, USER_ROLE, rbac};
+use {{crate_name}}::auth::ADMIN_ROLE;
+use {{crate_name}}::auth::USER_ROLE;
+use {{crate_name}}::auth::rbac;
 use {{crate_name}}::config::Settings;
 use {{crate_name}}::entities::users;
 

@@ -19,10 +19,12 @@ use secrecy::SecretString;
 
 // The application crate, in its own group: its name varies per project, and rustfmt
 // sorts imports by name within a group.
-use {{crate_name}}::config::{Environment, Settings};
+use {{crate_name}}::config::Environment;
+use {{crate_name}}::config::Settings;
+use {{crate_name}}::db;
 use {{crate_name}}::startup::Application;
 use {{crate_name}}::state::AppState;
-use {{crate_name}}::{db, telemetry};
+use {{crate_name}}::telemetry;
 
 /// A strong secret for tests that run outside dev; never used by a real deployment.
 pub const TEST_JWT_SECRET: &str = "tG3vX9qLm2Zr7Kp4Wc8Nb1Hd6Fs0Jy5Ua3Ex7Qi2Ro9Tl4Mz";
