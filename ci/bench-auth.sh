@@ -70,9 +70,10 @@ base="http://127.0.0.1:$port"
 
 # Production mode (JSON logs at warn, no docs), with the request and login limits lifted:
 # the benchmark measures the work, not the limiter turning requests away.
+jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" REDIS_URL="$redis_url" \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=warn \
-  JWT_SECRET="$(head -c 48 /dev/urandom | base64 | tr -d '\n')" \
+  JWT_SECRET="$jwt_secret" \
   RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000 \
   AUTH_RATE_LIMIT_PER_MINUTE=100000000 AUTH_RATE_LIMIT_BURST=1000000 \
   LOGIN_MAX_ATTEMPTS_PER_IP=100000000 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT=100000000

@@ -54,6 +54,8 @@ step "services: PostgreSQL and Redis answer" bash ci/services.sh || finish
 step "tools: cargo-generate 0.26.0" bash ci/cargo-generate.sh || finish
 step "tools: linters (shellcheck, hadolint)" bash ci/install-linters.sh
 
+step "ci scripts: shellcheck" shellcheck -S warning ci/*.sh .ci/run
+
 # --- 2. shasec ----------------------------------------------------------------
 step "shasec: cargo fmt --check" cargo fmt --all --check
 step "shasec: cargo clippy -D warnings" cargo clippy --workspace --all-targets --locked -- -D warnings

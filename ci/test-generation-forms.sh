@@ -21,6 +21,17 @@ bash "$root/ci/check-generated.sh" "$work/git-out/from-git"
 [ "$(git -C "$work/git-out/from-git" rev-list --all --count 2>/dev/null || echo 0)" = 0 ] \
   || fail "the project carries the template's git history"
 
+# --path copies untracked files too: local state must never reach a project.
+printf 'JWT_SECRET=local-only\n' > "$work/repo/template/.env"
+mkdir -p "$work/repo/template/target/debug" "$work/repo/template/data"
+touch "$work/repo/template/target/debug/stale" "$work/repo/template/data/local.sqlite3"
+"$root/ci/cargo-generate.sh" --path "$work/repo" --name from-path --silent --vcs none \
+  --destination "$work/path-out" >/dev/null 2>&1 || fail "--path generation failed"
+for local_file in .env target data; do
+  [ ! -e "$work/path-out/from-path/$local_file" ] || fail "untracked local '$local_file' reached the project"
+done
+bash "$root/ci/check-generated.sh" "$work/path-out/from-path"
+
 # Interactive: answer every prompt with Enter (its default) through a pseudo-terminal.
 mkdir -p "$work/tty-out"
 python3 - "$root" "$work/tty-out" <<'PY' || fail "interactive generation failed"
