@@ -40,6 +40,9 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Exit 0 when a running server answers GET /health/live (for container health checks)
     Health(HealthArgs),
+    /// Object storage: create the local folder and prove the store is reachable
+    #[command(subcommand)]
+    Storage(StorageCommand),
     /// Accounts: create the first administrator
     #[command(subcommand)]
     Auth(crate::auth::init::AuthCommand),
@@ -66,6 +69,13 @@ pub enum DbCommand {
         #[arg(long)]
         allow_non_dev: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StorageCommand {
+    /// Create the local storage folder when needed, then write, read back and delete a marker
+    /// object (S3 buckets must already exist: object_store cannot create them)
+    Init,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +154,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Db(command) => commands::db::run(settings, command).await,
         Command::Doctor(args) => commands::doctor::run(settings, args),
         Command::Health(args) => commands::health::run(&settings, args).await,
+        Command::Storage(command) => commands::storage::run(settings, command).await,
         Command::Auth(command) => crate::auth::init::run(settings, command).await,
         Command::Ops(ops) => crate::ops::run(settings, ops).await,
     };

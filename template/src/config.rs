@@ -110,6 +110,9 @@ pub struct Settings {
     pub redis_key_prefix: String,
     /// Upper bound of the Redis connection pool.
     pub redis_pool_size: usize,
+    /// Object storage: `file:///abs/path`, `memory://` (dev and tests) or `s3://bucket[/prefix]`
+    /// (credentials and endpoint from `AWS_*`). Unset: the folder `storage` under `data_dir`.
+    pub storage_url: Option<String>,
     /// Path prefix of the versioned API (the health routes stay at the root).
     pub api_prefix: String,
     /// Serve the OpenAPI document and the docs page. Unset: on in dev, off elsewhere.
@@ -212,6 +215,7 @@ impl Default for Settings {
             redis_url: None,
             redis_key_prefix: concat!(env!("CARGO_PKG_NAME"), ":").to_owned(),
             redis_pool_size: 16,
+            storage_url: None,
             api_prefix: "/api/v1".to_owned(),
             api_docs: None,
             cors_allowed_origins: Vec::new(),
@@ -358,6 +362,7 @@ impl Settings {
             |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         self.database_url = blank_to_none(self.database_url);
         self.redis_url = blank_to_none(self.redis_url);
+        self.storage_url = blank_to_none(self.storage_url);
         self.host = self.host.trim().to_owned();
         self.api_prefix = normalize_prefix(&self.api_prefix)?;
         if self.body_limit_bytes == 0 {
@@ -401,8 +406,14 @@ impl Settings {
                 "REDIS_URL must start with redis://, rediss:// or unix://".to_owned(),
             ));
         }
+        self.storage_target().map_err(ConfigError::Invalid)?;
         self.validate_auth()?;
         Ok(self)
+    }
+
+    /// Where object storage points (`STORAGE_URL`, else `DATA_DIR/storage`).
+    pub fn storage_target(&self) -> Result<crate::storage::StorageTarget, String> {
+        crate::storage::StorageTarget::parse(self.storage_url.as_deref(), &self.data_dir)
     }
 
     /// The auth settings that can never work, whatever the environment.

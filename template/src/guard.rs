@@ -229,6 +229,18 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
         });
     }
 
+    if matches!(
+        settings.storage_target(),
+        Ok(crate::storage::StorageTarget::Memory)
+    ) {
+        violations.push(Violation {
+            setting: "STORAGE_URL",
+            reason: "is memory://; objects would be lost on restart and not shared between \
+                     instances: use s3://bucket or a file:/// folder on a volume"
+                .to_owned(),
+        });
+    }
+
     if settings.api_docs_enabled() {
         violations.push(Violation {
             setting: "API_DOCS",
@@ -396,6 +408,30 @@ mod tests {
             settings_named(&production_violations(&settings)),
             vec!["REDIS_URL"]
         );
+    }
+
+    #[test]
+    fn in_memory_storage_is_refused_outside_dev_only() {
+        let settings = Settings {
+            storage_url: Some("memory://".to_owned()),
+            ..production_ready()
+        };
+        assert_eq!(
+            settings_named(&production_violations(&settings)),
+            vec!["STORAGE_URL"]
+        );
+        let dev = Settings {
+            environment: Environment::Dev,
+            ..settings.clone()
+        };
+        assert!(production_violations(&dev).is_empty());
+        for durable in ["s3://uploads", "file:///srv/storage"] {
+            let settings = Settings {
+                storage_url: Some(durable.to_owned()),
+                ..production_ready()
+            };
+            assert!(production_violations(&settings).is_empty(), "{durable}");
+        }
     }
 
     #[test]

@@ -17,5 +17,6 @@ pub mod middleware;
 pub mod ops;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod telemetry;

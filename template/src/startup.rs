@@ -31,6 +31,7 @@ use crate::middleware::problem::{normalize_error_responses, panic_response};
 use crate::middleware::request_id::{RequestId, assign_request_id};
 use crate::middleware::security_headers::{SecurityHeadersConfig, set_security_headers};
 use crate::state::AppState;
+use crate::storage::{Storage, StorageError};
 use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,8 @@ pub enum StartupError {
     Database(#[from] DatabaseError),
     #[error("cannot set up the key-value store: {0}")]
     Store(#[from] StoreError),
+    #[error("cannot set up object storage: {0}")]
+    Storage(#[from] StorageError),
     #[error("cannot set up authentication: {0}")]
     Auth(#[from] AuthSetupError),
     #[error("cannot listen on {address}: {source}")]
@@ -111,8 +114,10 @@ impl Application {
             db::migrate_up(&db).await?;
         }
         let kv = store::from_settings(&settings)?;
+        // A missing local folder is created, as `storage init` would.
+        let (storage, _created) = Storage::open_creating(&settings)?;
         let auth = AuthServices::new(&settings, db.clone(), kv.clone()).await?;
-        let state = AppState::new(settings, db, kv, auth);
+        let state = AppState::new(settings, db, kv, auth, storage);
         let router = build_router(state.clone(), extra_routes)?;
 
         let listener = TcpListener::bind(address)

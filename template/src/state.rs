@@ -7,6 +7,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthServices;
 use crate::config::Settings;
+use crate::storage::Storage;
 use crate::store::KeyValueStore;
 
 #[derive(Clone)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub kv: Arc<dyn KeyValueStore>,
     /// Token keys, session store, password hasher, policy enforcer, login throttle.
     pub auth: Arc<AuthServices>,
+    /// Object storage (`STORAGE_URL`): `storage.store()` is the `Arc<dyn ObjectStore>`.
+    pub storage: Storage,
 }
 
 impl AppState {
@@ -25,12 +28,14 @@ impl AppState {
         db: DatabaseConnection,
         kv: Arc<dyn KeyValueStore>,
         auth: Arc<AuthServices>,
+        storage: Storage,
     ) -> Self {
         AppState {
             settings: Arc::new(settings),
             db,
             kv,
             auth,
+            storage,
         }
     }
 }

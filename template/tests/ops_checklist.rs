@@ -80,6 +80,9 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
     assert!(report.contains("pending"), "{report}");
     assert_eq!(status_of(&report, "An active admin account exists"), "FAIL");
     assert_eq!(status_of(&report, "Redis reachable"), "ok");
+    // STORAGE_URL unset: DATA_DIR/storage, which nothing has created yet.
+    assert_eq!(status_of(&report, "Object storage reachable"), "FAIL");
+    assert!(report.contains("storage init"), "{report}");
     assert_eq!(status_of(&report, "Backups configured and recent"), "FAIL");
     assert_eq!(status_of(&report, "TLS reverse proxy"), "manual");
     assert!(
@@ -89,6 +92,8 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
 
     let migrated = run_binary(dir.path(), &["db", "migrate"], &env).await;
     assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let storage = run_binary(dir.path(), &["storage", "init"], &env).await;
+    assert!(storage.status.success(), "{}", stderr(&storage));
     let created = auth_init(dir.path(), &env, "ops@example.org").await;
     assert!(created.status.success(), "{}", stderr(&created));
     std::fs::create_dir(&backups).unwrap();
@@ -101,10 +106,11 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
         "Migrations applied",
         "An active admin account exists",
         "Backups configured and recent",
+        "Object storage reachable",
     ] {
         assert_eq!(status_of(&report, title), "ok", "{title}:\n{report}");
     }
-    assert!(report.contains("summary: 7 ok, 0 failing"), "{report}");
+    assert!(report.contains("summary: 8 ok, 0 failing"), "{report}");
 
     // A deactivated admin is no admin.
     let db = Database::connect(&database.url).await.unwrap();
@@ -133,6 +139,7 @@ async fn with_dev_defaults_every_live_item_fails_and_names_the_cause() {
     }
     assert_eq!(status_of(&report, "Database reachable"), "FAIL");
     assert_eq!(status_of(&report, "Redis reachable"), "FAIL");
+    assert_eq!(status_of(&report, "Object storage reachable"), "FAIL");
     assert!(
         !dir.path().join("data").exists(),
         "the checklist created local state"

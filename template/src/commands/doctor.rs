@@ -22,6 +22,10 @@ pub fn run(mut settings: Settings, args: DoctorArgs) -> Result<(), CommandError>
             .map(db::redact_url)
             .unwrap_or_else(|| "in-process store".to_owned())
     );
+    match settings.storage_target() {
+        Ok(target) => println!("storage:     {target}"),
+        Err(error) => println!("storage:     {error}"),
+    }
     println!(
         "api docs:    {}",
         if settings.api_docs_enabled() {

@@ -4,3 +4,4 @@ pub mod db;
 pub mod doctor;
 pub mod health;
 pub mod serve;
+pub mod storage;

@@ -1,5 +1,5 @@
 //! `ops checklist`: the go-live list. Each item that can be verified from here is checked live
-//! (guard, database, migrations, an admin, Redis, backups); the rest are listed with the
+//! (guard, database, migrations, an admin, Redis, object storage, backups); the rest are listed with the
 //! command or step that settles them.
 
 use std::path::{Path, PathBuf};
@@ -10,6 +10,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::config::{ConfigSources, Settings};
 use crate::ops::production_checks::deployment_violations;
+use crate::storage::Storage;
 use crate::{db, guard, store};
 
 /// The binary's name, for the commands the checklist suggests.
@@ -81,6 +82,7 @@ pub async fn run_checks(settings: &Settings, sources: &ConfigSources) -> Vec<Ite
     }
 
     items.push(redis_item(settings).await);
+    items.push(storage_item(settings).await);
     items.push(backups_item(
         &backup_directory(sources),
         backup_max_age(sources),
@@ -199,6 +201,29 @@ async fn redis_item(settings: &Settings) -> Item {
     match tokio::time::timeout(CHECK_TIMEOUT, store.ping()).await {
         Ok(Ok(())) => Item::new(TITLE, Status::Pass, shown),
         Ok(Err(error)) => Item::new(TITLE, Status::Fail, format!("{shown}: {error}")),
+        Err(_) => Item::new(
+            TITLE,
+            Status::Fail,
+            format!("{shown}: no answer within {}s", CHECK_TIMEOUT.as_secs()),
+        ),
+    }
+}
+
+/// Opens the configured store without creating anything and runs its write/read/delete check.
+async fn storage_item(settings: &Settings) -> Item {
+    const TITLE: &str = "Object storage reachable";
+    let storage = match Storage::open(settings) {
+        Ok(storage) => storage,
+        Err(error) => return Item::new(TITLE, Status::Fail, error.to_string()),
+    };
+    let shown = storage.target().to_string();
+    match tokio::time::timeout(CHECK_TIMEOUT, storage.check()).await {
+        Ok(Ok(report)) => Item::new(
+            TITLE,
+            Status::Pass,
+            format!("{shown}: wrote, read back and deleted {}", report.marker),
+        ),
+        Ok(Err(error)) => Item::new(TITLE, Status::Fail, error.to_string()),
         Err(_) => Item::new(
             TITLE,
             Status::Fail,

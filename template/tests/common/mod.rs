@@ -132,10 +132,18 @@ pub fn test_settings(database_url: &str) -> Settings {
         database_url: Some(database_url.to_owned()),
         redis_url: Some(redis_url()),
         redis_key_prefix: unique_redis_prefix(),
+        // A folder outside the project, so tests that switch to prod pass the guard too.
+        storage_url: Some(format!("file://{}", test_storage_folder().display())),
         // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
         log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         ..Settings::default()
     }
+}
+
+/// A folder outside the project shared by the tests that need durable storage (each check
+/// writes a uniquely named marker and deletes it).
+pub fn test_storage_folder() -> std::path::PathBuf {
+    std::env::temp_dir().join(concat!(env!("CARGO_PKG_NAME"), "-test-storage"))
 }
 
 /// Settings that pass the production guard (strong secret, Postgres, Redis, docs off).
