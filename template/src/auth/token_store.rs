@@ -120,21 +120,27 @@ impl TokenStore {
             session_id: Uuid::new_v4(),
         };
         self.prune_dead_sessions(user_id).await?;
+        self.keep_session_alive(session).await?;
+        Ok(session)
+    }
+
+    /// (Re)records the session and its place in the user's session index for another
+    /// refresh lifetime: a session lives as long as it is used.
+    async fn keep_session_alive(&self, session: Session) -> Result<(), StoreError> {
         self.kv
             .set_with_ttl(
                 &session_key(session.session_id),
-                &user_id.to_string(),
+                &session.user_id.to_string(),
                 self.refresh_lifetime,
             )
             .await?;
         self.kv
             .set_add(
-                &user_sessions_key(user_id),
+                &user_sessions_key(session.user_id),
                 &session.session_id.to_string(),
                 self.refresh_lifetime,
             )
-            .await?;
-        Ok(session)
+            .await
     }
 
     /// Records an issued access token; only recorded tokens are accepted.
@@ -185,20 +191,7 @@ impl TokenStore {
                 self.refresh_lifetime,
             )
             .await?;
-        self.kv
-            .set_with_ttl(
-                &session_key(session.session_id),
-                &session.user_id.to_string(),
-                self.refresh_lifetime,
-            )
-            .await?;
-        self.kv
-            .set_add(
-                &user_sessions_key(session.user_id),
-                &session.session_id.to_string(),
-                self.refresh_lifetime,
-            )
-            .await?;
+        self.keep_session_alive(session).await?;
         Ok(token)
     }
 
