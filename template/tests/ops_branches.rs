@@ -1,5 +1,7 @@
 //! `ops branches`: the built binary against temporary git repositories.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -33,17 +35,11 @@ fn git(directory: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-// The binary under test; kept off rustfmt, which would reflow it with the name's length.
-#[rustfmt::skip]
-const APP_BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
-
 fn ops_branches(directory: &Path, identity: bool) -> Output {
-    let mut command = Command::new(APP_BINARY);
+    let mut command = common::app_command(directory);
     command
         .args(["ops", "branches", "--repo"])
         .arg(directory)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", directory)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1");

@@ -27,24 +27,8 @@ fn status_of(report: &str, title: &str) -> String {
 }
 
 async fn auth_init(dir: &Path, env: &[(&str, &str)], email: &str) -> Output {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(common::binary())
-        .args(["auth", "init", "--email", email, "--password-stdin"])
-        .current_dir(dir)
-        .env_clear()
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cannot run the application binary");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input
-        .write_all(b"quartz-meadow-lantern-4821\n")
-        .await
-        .unwrap();
-    drop(input);
-    child.wait_with_output().await.unwrap()
+    let args = ["auth", "init", "--email", email, "--password-stdin"];
+    common::run_binary_with_stdin(dir, &args, env, "quartz-meadow-lantern-4821\n").await
 }
 
 #[tokio::test]

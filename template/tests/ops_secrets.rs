@@ -1,25 +1,19 @@
 //! `ops secrets`: the built binary, run in a temporary folder, with bad input.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use {{crate_name}}::guard::check_secret;
 use {{crate_name}}::ops::env_file::EnvFile;
 use {{crate_name}}::ops::secrets::SECRET_SETTINGS;
 
-// The binary under test; kept off rustfmt, which would reflow it with the name's length.
-#[rustfmt::skip]
-const APP_BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
-
 fn app(directory: &Path, args: &[&str]) -> Output {
-    Command::new(APP_BINARY)
+    common::app_command(directory)
         .args(args)
-        .current_dir(directory)
-        // Only what the command needs: no settings leak in from the test's environment.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .output()
         .expect("the binary runs")
 }

@@ -2,10 +2,12 @@
 //! `cp .env.prod.example .env` → `doctor --env prod` fails naming every placeholder →
 //! `ops secrets --write` → with DATABASE_URL / REDIS_URL set, `doctor --env prod` passes.
 
+mod common;
+
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use {{crate_name}}::guard::check_secret;
 use {{crate_name}}::ops::env_file::EnvFile;
@@ -25,18 +27,9 @@ fn prod_example() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(".env.prod.example")
 }
 
-// The binary under test; kept off rustfmt, which would reflow it with the name's length.
-#[rustfmt::skip]
-const APP_BINARY: &str = env!("CARGO_BIN_EXE_{{project-name}}");
-
 fn app(directory: &Path, args: &[&str], environment: &[(&str, String)]) -> Output {
-    let mut command = Command::new(APP_BINARY);
-    command
-        .args(args)
-        .current_dir(directory)
-        // Nothing from the test's own environment: the .env file is the configuration.
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    let mut command = common::app_command(directory);
+    command.args(args);
     for (name, value) in environment {
         command.env(name, value);
     }

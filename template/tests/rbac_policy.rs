@@ -317,21 +317,12 @@ async fn auth_init(
     email: &str,
     stdin: &str,
 ) -> std::process::Output {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new(common::binary())
-        .args(["auth", "init", "--email", email, "--password-stdin"])
-        .current_dir(dir.path())
-        .env_clear()
-        .envs(env.iter().map(|(key, value)| (*key, value.as_str())))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("cannot run the application binary");
-    let mut input = child.stdin.take().expect("piped stdin");
-    input.write_all(stdin.as_bytes()).await.unwrap();
-    drop(input);
-    child.wait_with_output().await.unwrap()
+    let env: Vec<(&str, &str)> = env
+        .iter()
+        .map(|(key, value)| (*key, value.as_str()))
+        .collect();
+    let args = ["auth", "init", "--email", email, "--password-stdin"];
+    common::run_binary_with_stdin(dir.path(), &args, &env, stdin).await
 }
 
 #[tokio::test]

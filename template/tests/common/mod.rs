@@ -245,15 +245,49 @@ pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_{{project-name}}")
 }
 
-/// Runs the binary in `dir` with only the given environment (nothing inherited, so a
-/// developer's `.env` or shell variables cannot change the outcome).
-pub async fn run_binary(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    tokio::process::Command::new(binary())
-        .args(args)
+/// The application binary, to run in `dir` with nothing inherited but `PATH`, so a
+/// developer's `.env` or shell variables cannot change the outcome. Callers add arguments and
+/// the environment the case needs.
+pub fn app_command(dir: &Path) -> std::process::Command {
+    let mut command = std::process::Command::new(binary());
+    command
         .current_dir(dir)
         .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    command
+}
+
+/// Runs the binary in `dir` with only the given environment (see [`app_command`]).
+pub async fn run_binary(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    run_binary_with_stdin(dir, args, env, "").await
+}
+
+/// Like [`run_binary`], feeding `stdin` to the process (for `--password-stdin`).
+pub async fn run_binary_with_stdin(
+    dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> Output {
+    use tokio::io::AsyncWriteExt;
+
+    let mut command = tokio::process::Command::from(app_command(dir));
+    let mut child = command
+        .args(args)
         .envs(env.iter().copied())
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("cannot run the application binary");
+    let mut input = child.stdin.take().expect("piped stdin");
+    input
+        .write_all(stdin.as_bytes())
+        .await
+        .expect("cannot write to the binary's stdin");
+    drop(input);
+    child
+        .wait_with_output()
         .await
         .expect("cannot run the application binary")
 }
