@@ -546,7 +546,7 @@ async fn bad_input_is_a_clear_error_with_exit_2() {
         ),
         (
             vec![base.clone(), "--credentials".into(), "no-colon".into()],
-            "EMAIL:PASSWORD",
+            "USER:PASSWORD",
         ),
         (
             vec![

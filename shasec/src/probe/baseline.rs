@@ -3,12 +3,13 @@
 //! signature, valid again (the sequence jwt_tool uses). The original tool skipped this and could
 //! not tell "unknown token" from "bad signature"; here every token attack is judged against it.
 
-use reqwest::header::AUTHORIZATION;
-use reqwest::{Method, StatusCode};
+use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 
 use super::client::{Exchange, SendError};
-use super::rules::{JWT_SIGNATURE_NOT_VERIFIED, PROBE_INCOMPLETE};
+use super::discover::{Origin, takes_email};
+use super::login::{Carrier, TokenField, find_token};
+use super::rules::{JWT_SIGNATURE_NOT_VERIFIED, PROBE_INCOMPLETE, PROBE_SESSION};
 use super::{Context, Family, ProbeError};
 use crate::finding::{Finding, Location};
 
@@ -16,8 +17,27 @@ use crate::finding::{Finding, Location};
 #[derive(Debug, Clone)]
 pub struct Session {
     pub token: String,
+    /// Bearer header or session cookie.
+    pub carrier: Carrier,
     /// The login response (its Set-Cookie headers are judged by the cookies family).
     pub login: Option<Exchange>,
+    /// How the session was obtained, for the report's note (SHA101).
+    pub described: String,
+}
+
+impl Session {
+    /// `request` carrying `token` the way this session carries its own.
+    pub fn present(&self, request: RequestBuilder, token: &str) -> RequestBuilder {
+        self.carrier.present(request, token)
+    }
+
+    /// The name of the session cookie, when the session is a cookie.
+    pub fn cookie_name(&self) -> Option<&str> {
+        match &self.carrier {
+            Carrier::Cookie { name, .. } => Some(name),
+            Carrier::Bearer => None,
+        }
+    }
 }
 
 /// What the oracle route answered to the four baseline requests.
@@ -82,7 +102,7 @@ pub async fn check_reachable(context: &mut Context) -> Result<(), ProbeError> {
     if !http_family {
         return Ok(());
     }
-    let path = context.plan.args.me_path.clone();
+    let path = context.endpoints.me.clone();
     let request = context.client.request(Method::GET, &path);
     match context.client.send(Method::GET, &path, request).await {
         Ok(exchange) => {
@@ -100,26 +120,36 @@ pub async fn establish(context: &mut Context) -> Result<(), ProbeError> {
     if let Some(token) = &args.token {
         context.session = Some(Session {
             token: token.trim().to_owned(),
+            carrier: Carrier::Bearer,
             login: None,
+            described: "token given with --token, sent as `Authorization: Bearer`".to_owned(),
         });
         return Ok(());
     }
-    let (email, password) = if args.register {
+    let (user, password) = if args.register {
         let account = throwaway_account();
         register(context, &account.0, &account.1).await?;
         account
     } else if let Some(credentials) = &args.credentials {
-        (credentials.email.clone(), credentials.password.clone())
+        (credentials.user.clone(), credentials.password.clone())
     } else {
         return Ok(());
     };
-    let login = login(context, &email, &password).await?;
-    context.sample(&login.1);
-    context.session = Some(Session {
-        token: login.0,
-        login: Some(login.1),
-    });
+    let session = login(context, &user, &password).await?;
+    if let Some(exchange) = &session.login {
+        context.sample(exchange);
+    }
+    context.session = Some(session);
     Ok(())
+}
+
+/// Adds the login body for `user` to a POST of the login route (the rate-limit family sends
+/// failed logins in the same shape).
+pub fn login_request(context: &Context, user: &str, password: &str) -> RequestBuilder {
+    let request = context
+        .client
+        .request(Method::POST, &context.endpoints.login);
+    context.endpoints.login_body.apply(request, user, password)
 }
 
 /// A random email and a password no policy refuses (long, mixed, unrelated to the email).
@@ -133,11 +163,14 @@ fn throwaway_account() -> (String, String) {
 }
 
 async fn register(context: &mut Context, email: &str, password: &str) -> Result<(), ProbeError> {
-    let path = context.plan.args.register_path.clone();
-    let request = context
-        .client
-        .request(Method::POST, &path)
-        .json(&json!({ "email": email, "password": password }));
+    let path = context.endpoints.register.clone();
+    // A user-name login gets a user name too (the part of the email before `@`).
+    let mut body = json!({ "email": email, "password": password });
+    if !takes_email(&context.endpoints.login_body) {
+        let name = email.split('@').next().unwrap_or(email);
+        body["username"] = json!(name);
+    }
+    let request = context.client.request(Method::POST, &path).json(&body);
     let exchange = context
         .client
         .send_patiently(Method::POST, &path, request)
@@ -153,46 +186,54 @@ async fn register(context: &mut Context, email: &str, password: &str) -> Result<
     Ok(())
 }
 
-async fn login(
-    context: &mut Context,
-    email: &str,
-    password: &str,
-) -> Result<(String, Exchange), ProbeError> {
-    let path = context.plan.args.login_path.clone();
-    let request = context
-        .client
-        .request(Method::POST, &path)
-        .json(&json!({ "email": email, "password": password }));
+async fn login(context: &mut Context, user: &str, password: &str) -> Result<Session, ProbeError> {
+    let path = context.endpoints.login.clone();
+    let shape = context.endpoints.login_body.describe(user);
+    let how = format!(
+        "POST {path} ({}) with {shape} ({})",
+        context.endpoints.login_origin.describe(),
+        context.endpoints.body_origin.describe()
+    );
+    let request = login_request(context, user, password);
     let exchange = context
         .client
         .send_patiently(Method::POST, &path, request)
         .await
         .map_err(|error| ProbeError::Authentication(format!("login failed: {error}")))?;
     if !exchange.is_success() {
+        let hint = match (context.endpoints.login_origin, context.endpoints.body_origin) {
+            (Origin::Default, _) => {
+                "the OpenAPI document names no login operation: give --login-path (and \
+                 --login-body if it does not take {\"email\",\"password\"})"
+            }
+            (_, Origin::Default) => "give --login-body if the login takes other fields",
+            _ => "check --credentials",
+        };
         return Err(ProbeError::Authentication(format!(
-            "login failed: {} {}; check --credentials and --login-path",
+            "login failed: {} {}; sent {how}; {hint}",
             exchange.summary(),
             excerpt(&exchange.body)
         )));
     }
-    let token = exchange.json().as_ref().and_then(access_token).ok_or_else(|| {
-        ProbeError::Authentication(format!(
-            "login answered {} without an access token in its JSON body (looked for access_token, \
-             accessToken, token, jwt)",
-            exchange.summary()
-        ))
+    let field = context
+        .plan
+        .args
+        .token_field
+        .clone()
+        .unwrap_or(TokenField::Auto);
+    let found = find_token(&exchange, &field).map_err(|reason| {
+        ProbeError::Authentication(format!("login answered {}, but {reason}", exchange.summary()))
     })?;
-    Ok((token, exchange))
-}
-
-fn access_token(body: &Value) -> Option<String> {
-    let keys = ["access_token", "accessToken", "token", "jwt", "access"];
-    let direct = keys.iter().find_map(|key| body.get(key)?.as_str());
-    let nested = || {
-        keys.iter()
-            .find_map(|key| body.get("data")?.get(key)?.as_str())
-    };
-    direct.or_else(nested).map(str::to_owned)
+    Ok(Session {
+        described: format!(
+            "logged in with {how}; token from {}, {}",
+            found.source,
+            found.carrier.describe()
+        ),
+        token: found.token,
+        carrier: found.carrier,
+        login: Some(exchange),
+    })
 }
 
 /// A short, printable excerpt of a response body for error messages.
@@ -204,10 +245,6 @@ pub fn excerpt(body: &[u8]) -> String {
     } else {
         format!("({text})")
     }
-}
-
-pub fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 /// The same token with its signature's first byte flipped (or, for an opaque token, its last character changed).
@@ -230,12 +267,15 @@ pub fn break_signature(token: &str) -> String {
     broken
 }
 
-/// Sends `token` (or nothing) to the oracle route and returns the exchange.
+/// Sends `token` (or nothing) to the oracle route, the way the session carries its token.
 pub async fn call_oracle(context: &Context, token: Option<&str>) -> Result<Exchange, SendError> {
-    let path = &context.plan.args.me_path;
+    let path = &context.endpoints.me;
     let mut request = context.client.request(Method::GET, path);
     if let Some(token) = token {
-        request = request.header(AUTHORIZATION, bearer(token));
+        request = match &context.session {
+            Some(session) => session.present(request, token),
+            None => Carrier::Bearer.present(request, token),
+        };
     }
     context
         .client
@@ -249,7 +289,7 @@ pub async fn build_oracle(
     context: &mut Context,
     session: &Session,
 ) -> Result<Option<Oracle>, SendError> {
-    let me_path = context.plan.args.me_path.clone();
+    let me_path = context.endpoints.me.clone();
     let valid = call_oracle(context, Some(&session.token)).await?;
     context.sample(&valid);
     if !valid.is_success() {
@@ -310,6 +350,40 @@ pub async fn build_oracle(
     }))
 }
 
+/// The SHA101 note: which login, token carrier and oracle the run used, and what the baseline
+/// requests answered, so a reader knows what every token verdict was judged against.
+pub fn session_note(context: &Context) -> Finding {
+    let login = context.session.as_ref().map_or_else(
+        || "no login".to_owned(),
+        |session| session.described.clone(),
+    );
+    let endpoints = &context.endpoints;
+    let baseline = context.oracle.as_ref().map_or_else(
+        || "the token baseline did not run".to_owned(),
+        |oracle| {
+            format!(
+                "baseline: valid token -> {}, no token -> {}, broken signature -> {}",
+                oracle.valid.status.as_u16(),
+                oracle.no_token.status.as_u16(),
+                oracle.broken.status.as_u16()
+            )
+        },
+    );
+    let document = context.openapi.as_ref().map_or_else(
+        || "no OpenAPI document".to_owned(),
+        |document| format!("OpenAPI document {}", document.origin),
+    );
+    Finding::new(
+        &PROBE_SESSION,
+        Location::file(&endpoints.me),
+        format!(
+            "{login}; oracle GET {} ({}); {baseline}; {document}",
+            endpoints.me,
+            endpoints.me_origin.describe()
+        ),
+    )
+}
+
 /// A SHA100 note for families that need a session when none was given.
 pub fn no_session_note(family: Family, path: &str) -> Finding {
     Finding::new(
@@ -334,19 +408,6 @@ mod tests {
         assert_ne!(broken, token);
         assert!(broken.starts_with("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0."));
         assert_ne!(break_signature("opaqueA"), "opaqueA");
-    }
-
-    #[test]
-    fn access_token_is_found_under_usual_names() {
-        assert_eq!(
-            access_token(&json!({"access_token": "a"})).as_deref(),
-            Some("a")
-        );
-        assert_eq!(
-            access_token(&json!({"data": {"token": "b"}})).as_deref(),
-            Some("b")
-        );
-        assert_eq!(access_token(&json!({"nothing": 1})), None);
     }
 
     #[test]

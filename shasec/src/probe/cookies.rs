@@ -13,7 +13,7 @@ use super::{Context, Family};
 use crate::finding::{Finding, Location, Severity};
 
 pub async fn probe(context: &mut Context) {
-    let login_path = context.plan.args.login_path.clone();
+    let login_path = context.endpoints.login.clone();
     let Some(login) = context
         .session
         .as_ref()
@@ -34,7 +34,7 @@ pub async fn probe(context: &mut Context) {
         .map(|cookie| format!("{}={}", cookie.name(), cookie.value()))
         .collect();
     if !pairs.is_empty() {
-        let refresh_path = context.plan.args.refresh_path.clone();
+        let refresh_path = context.endpoints.refresh.clone();
         let request = context
             .client
             .request(Method::POST, &refresh_path)
@@ -55,8 +55,12 @@ pub async fn probe(context: &mut Context) {
         }
     }
     let strict = context.target.https || context.plan.args.expect_prod;
+    let session_cookie = context
+        .session
+        .as_ref()
+        .and_then(|session| session.cookie_name().map(str::to_owned));
     for exchange in &responses {
-        for finding in judge(exchange, strict) {
+        for finding in judge(exchange, strict, session_cookie.as_deref()) {
             context.add(finding);
         }
     }
@@ -76,7 +80,9 @@ fn is_removal(cookie: &Cookie<'_>) -> bool {
 }
 
 /// Judges every cookie a response sets. `strict`: HTTPS target or `--expect-prod`.
-pub fn judge(exchange: &Exchange, strict: bool) -> Vec<Finding> {
+/// `session_cookie`: the cookie a cookie session lives in, which every route needs (so `Path=/`
+/// is right for it).
+pub fn judge(exchange: &Exchange, strict: bool, session_cookie: Option<&str>) -> Vec<Finding> {
     let baseline_path = &exchange.path;
     let mut findings = Vec::new();
     for cookie in set_cookies(exchange) {
@@ -134,10 +140,10 @@ pub fn judge(exchange: &Exchange, strict: bool) -> Vec<Finding> {
                 format!("{seen} without SameSite"),
             )),
         }
-        if cookie
+        let site_wide = cookie
             .path()
-            .is_none_or(|path| path.trim() == "/" || path.trim().is_empty())
-        {
+            .is_none_or(|path| path.trim() == "/" || path.trim().is_empty());
+        if site_wide && session_cookie != Some(name.as_str()) {
             findings.push(Finding::new(
                 &COOKIE_SCOPE_BROAD,
                 location(),
@@ -181,32 +187,34 @@ mod tests {
         let exchange = response(&[
             "refresh=abc; HttpOnly; Secure; SameSite=Lax; Path=/api/v1/auth; Max-Age=600",
         ]);
-        assert!(judge(&exchange, true).is_empty());
+        assert!(judge(&exchange, true, None).is_empty());
     }
 
     #[test]
     fn a_bare_cookie_fails_every_check() {
         let exchange = response(&["session=abc"]);
-        let rules: Vec<String> = judge(&exchange, true)
+        let rules: Vec<String> = judge(&exchange, true, None)
             .into_iter()
             .map(|finding| finding.rule)
             .collect();
         assert_eq!(rules, ["SHA160", "SHA161", "SHA162", "SHA163"]);
+        let as_session = judge(&exchange, true, Some("session"));
+        assert!(as_session.iter().all(|finding| finding.rule != "SHA163"));
     }
 
     #[test]
     fn missing_secure_is_info_on_plain_http_dev() {
         let exchange = response(&["refresh=abc; HttpOnly; SameSite=Strict; Path=/auth"]);
-        let findings = judge(&exchange, false);
+        let findings = judge(&exchange, false, None);
         assert_eq!(findings.len(), 1);
         assert_eq!(findings[0].severity, Severity::Info);
-        assert_eq!(judge(&exchange, true)[0].severity, Severity::Medium);
+        assert_eq!(judge(&exchange, true, None)[0].severity, Severity::Medium);
     }
 
     #[test]
     fn samesite_none_without_secure_is_medium_and_removals_are_ignored() {
         let exchange = response(&["a=1; HttpOnly; SameSite=None; Path=/x", "b=; Max-Age=0"]);
-        let findings = judge(&exchange, false);
+        let findings = judge(&exchange, false, None);
         let samesite = findings.iter().find(|finding| finding.rule == "SHA162");
         assert_eq!(
             samesite.map(|finding| finding.severity),

@@ -73,8 +73,8 @@ pub async fn probe(context: &mut Context) {
     let random = uuid::Uuid::new_v4().simple().to_string()[..10].to_owned();
     let scheme = context.target.base.scheme().to_owned();
     let origins = hostile_origins(&scheme, &context.target.authority(), &random);
-    let me_path = context.plan.args.me_path.clone();
-    let refresh_path = context.plan.args.refresh_path.clone();
+    let me_path = context.endpoints.me.clone();
+    let refresh_path = context.endpoints.refresh.clone();
     // (path, trust, origin, why, evidence)
     let mut hits: Vec<(String, Trust, String, &'static str, String)> = Vec::new();
     let mut checks: Vec<(Method, String, String, &'static str)> = Vec::new();

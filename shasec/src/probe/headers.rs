@@ -4,9 +4,7 @@
 //! The README's probe section states which header is required where; keep both in step.
 
 use reqwest::Method;
-use reqwest::header::AUTHORIZATION;
 
-use super::baseline::bearer;
 use super::client::Exchange;
 use super::rules::{SECURITY_HEADER_MISSING, SENSITIVE_RESPONSE_CACHEABLE, SERVER_BANNER};
 use super::{Context, Family};
@@ -23,17 +21,17 @@ const BANNER_HEADERS: &[&str] = &[
 ];
 
 pub async fn probe(context: &mut Context) {
-    let me_path = context.plan.args.me_path.clone();
+    let me_path = context.endpoints.me.clone();
     let has_authenticated_sample = context
         .samples
         .iter()
         .any(|exchange| exchange.path == me_path && exchange.is_success());
     if !has_authenticated_sample {
         if let Some(session) = context.session.clone() {
-            let request = context
-                .client
-                .request(Method::GET, &me_path)
-                .header(AUTHORIZATION, bearer(&session.token));
+            let request = session.present(
+                context.client.request(Method::GET, &me_path),
+                &session.token,
+            );
             match context
                 .client
                 .send_patiently(Method::GET, &me_path, request)
@@ -56,8 +54,8 @@ pub async fn probe(context: &mut Context) {
         }
     }
     let sensitive_paths = [
-        context.plan.args.login_path.clone(),
-        context.plan.args.refresh_path.clone(),
+        context.endpoints.login.clone(),
+        context.endpoints.refresh.clone(),
         me_path,
     ];
     let findings = judge(&samples, &sensitive_paths, context.target.https);

@@ -11,11 +11,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use reqwest::Method;
-use reqwest::header::AUTHORIZATION;
 use serde_json::{Map, Value, json};
 
-use super::baseline::{self, Oracle, Verdict, bearer};
-use super::client::Exchange;
+use super::baseline::{self, Oracle, Verdict};
+use super::client::{Exchange, SendError};
 use super::openapi::Declared;
 use super::rules::{
     JWT_ALG_NONE_ACCEPTED, JWT_CLAIMS_TRUSTED, JWT_EXPIRED_ACCEPTED, JWT_FORGED_TOKEN_ACCEPTED,
@@ -319,7 +318,7 @@ fn describe_key(cracked: &Cracked) -> String {
 }
 
 pub async fn probe(context: &mut Context) {
-    let me_path = context.plan.args.me_path.clone();
+    let me_path = context.endpoints.me.clone();
     let Some(session) = context.session.clone() else {
         context.add(baseline::no_session_note(Family::Jwt, &me_path));
         return;
@@ -361,6 +360,9 @@ pub async fn probe(context: &mut Context) {
             match joined {
                 Ok(report) => {
                     if report.cut_short {
+                        context
+                            .exhausted
+                            .get_or_insert_with(|| SendError::Deadline.to_string());
                         context.incomplete(
                             Family::Jwt,
                             &me_path,
@@ -665,7 +667,7 @@ fn labels(outcomes: &[&Outcome]) -> String {
 }
 
 fn report(context: &mut Context, oracle: &Oracle, outcomes: &[Outcome], cracked: Option<&Cracked>) {
-    let me_path = context.plan.args.me_path.clone();
+    let me_path = context.endpoints.me.clone();
     let location = || Location::file(&me_path);
     let refused = oracle.no_token.status.as_u16();
     let none = accepted(outcomes, Attack::AlgNone);
@@ -822,10 +824,7 @@ async fn role_tamper(context: &mut Context, jwt: &Jwt, key: &Cracked) {
     };
     let mut exchanges = Vec::new();
     for token in [session.token.as_str(), token.as_str()] {
-        let request = context
-            .client
-            .request(Method::GET, &admin_path)
-            .header(AUTHORIZATION, bearer(token));
+        let request = session.present(context.client.request(Method::GET, &admin_path), token);
         match context
             .client
             .send_patiently(Method::GET, &admin_path, request)

@@ -7,9 +7,11 @@ mod baseline;
 mod client;
 mod cookies;
 mod cors;
+mod discover;
 mod docs;
 mod headers;
 mod jwt;
+mod login;
 mod openapi;
 mod ports;
 mod project_secrets;
@@ -61,28 +63,29 @@ impl Family {
     }
 }
 
-/// `EMAIL:PASSWORD`, split at the first colon (a password may contain colons).
+/// `USER:PASSWORD` (the user is an email or a user name), split at the first colon (a password
+/// may contain colons).
 #[derive(Clone)]
 pub struct Credentials {
-    pub email: String,
+    pub user: String,
     pub password: String,
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credentials({}:***)", self.email)
+        write!(f, "Credentials({}:***)", self.user)
     }
 }
 
 fn parse_credentials(text: &str) -> Result<Credentials, String> {
     match text.split_once(':') {
-        Some((email, password)) if !email.trim().is_empty() && !password.is_empty() => {
+        Some((user, password)) if !user.trim().is_empty() && !password.is_empty() => {
             Ok(Credentials {
-                email: email.trim().to_owned(),
+                user: user.trim().to_owned(),
                 password: password.to_owned(),
             })
         }
-        _ => Err("expected EMAIL:PASSWORD, both non-empty".to_owned()),
+        _ => Err("expected USER:PASSWORD (an email or user name), both non-empty".to_owned()),
     }
 }
 
@@ -120,6 +123,14 @@ pub struct ProbeArgs {
     /// Also attack addresses outside loopback and private ranges (only hosts you own).
     #[arg(long)]
     pub allow_public: bool,
+    /// Also attack link-local and cloud metadata addresses (169.254.0.0/16, fe80::/10), which
+    /// --allow-public does not cover.
+    #[arg(long)]
+    pub allow_link_local: bool,
+    /// Let a run cut short by --max-requests or --max-time pass the gate (by default it exits 1:
+    /// families that did not run prove nothing).
+    #[arg(long)]
+    pub allow_partial: bool,
     /// Most HTTP requests the whole run may send.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_requests: u32,
@@ -130,7 +141,8 @@ pub struct ProbeArgs {
     #[arg(long, value_name = "SECONDS", default_value = "50", value_parser = parse_seconds)]
     pub max_time: Duration,
     /// Log in with these credentials for the authenticated baseline (or set SHASEC_CREDENTIALS).
-    #[arg(long, value_name = "EMAIL:PASSWORD", env = "SHASEC_CREDENTIALS", hide_env_values = true,
+    /// The login route and its field names are read from the OpenAPI document when it has them.
+    #[arg(long, value_name = "USER:PASSWORD", env = "SHASEC_CREDENTIALS", hide_env_values = true,
           value_parser = parse_credentials)]
     pub credentials: Option<Credentials>,
     /// Use this access token for the authenticated baseline instead of logging in (or SHASEC_TOKEN).
@@ -140,18 +152,32 @@ pub struct ProbeArgs {
     /// Register a throwaway user (random email and password) and log in with it.
     #[arg(long, conflicts_with = "credentials")]
     pub register: bool,
-    /// Login route: POST JSON {"email","password"}, answers {"access_token",…}.
-    #[arg(long, value_name = "PATH", default_value = "/api/v1/auth/login", value_parser = parse_path)]
-    pub login_path: String,
-    /// Route that answers 2xx to a valid token only: the oracle of the token probes.
-    #[arg(long, value_name = "PATH", default_value = "/api/v1/auth/me", value_parser = parse_path)]
-    pub me_path: String,
-    /// Registration route used by --register: POST JSON {"email","password"}.
-    #[arg(long, value_name = "PATH", default_value = "/api/v1/auth/register", value_parser = parse_path)]
-    pub register_path: String,
-    /// Refresh route, called with the login's cookies to judge the cookies it sets.
-    #[arg(long, value_name = "PATH", default_value = "/api/v1/auth/refresh", value_parser = parse_path)]
-    pub refresh_path: String,
+    /// Login route (POST). Default: the login operation of the OpenAPI document (a request body
+    /// with a user field and a password field), else /api/v1/auth/login.
+    #[arg(long, value_name = "PATH", value_parser = parse_path)]
+    pub login_path: Option<String>,
+    /// Login request body as a JSON template with {username} and {password} in its strings, for
+    /// logins the OpenAPI document does not describe. Default: the document's field names, else
+    /// {"email","password"}.
+    #[arg(long, value_name = "JSON", value_parser = login::parse_login_body)]
+    pub login_body: Option<serde_json::Value>,
+    /// Where the login answer holds the token: `data.session.jwt` or `/data/session/jwt`, or
+    /// `cookie:NAME` for a cookie session. Default: access_token, token, auth_token, jwt,
+    /// id_token… (also nested under data, result, tokens…), a token header, a session cookie.
+    #[arg(long, value_name = "FIELD", value_parser = login::parse_token_field)]
+    pub token_field: Option<login::TokenField>,
+    /// Route that answers 2xx to a valid token only: the oracle of the token probes. Default: the
+    /// document's "me" route (GET …/me, /whoami, /userinfo, …), else /api/v1/auth/me.
+    #[arg(long, value_name = "PATH", value_parser = parse_path)]
+    pub me_path: Option<String>,
+    /// Registration route used by --register (default: the document's …/register or …/signup,
+    /// else /api/v1/auth/register).
+    #[arg(long, value_name = "PATH", value_parser = parse_path)]
+    pub register_path: Option<String>,
+    /// Refresh route, called with the login's cookies to judge the cookies it sets (default: the
+    /// document's …/refresh, else /api/v1/auth/refresh).
+    #[arg(long, value_name = "PATH", value_parser = parse_path)]
+    pub refresh_path: Option<String>,
     /// OpenAPI document (JSON): an http(s) URL on the target, or a file. Default: discovered at
     /// the usual paths (/api/v1/openapi.json, /openapi.json, …).
     #[arg(long, value_name = "URL|FILE")]
@@ -191,6 +217,14 @@ pub enum ProbeError {
          pass --allow-public only for a host you own"
     )]
     PublicTarget {
+        host: String,
+        address: std::net::IpAddr,
+    },
+    #[error(
+        "refusing to attack {address} ({host}): it is a link-local or cloud metadata address; \
+         pass --allow-link-local only for a host you own"
+    )]
+    LinkLocalTarget {
         host: String,
         address: std::net::IpAddr,
     },
@@ -289,6 +323,8 @@ pub(crate) struct Context {
     pub session: Option<baseline::Session>,
     pub oracle: Option<baseline::Oracle>,
     pub openapi: Option<openapi::Document>,
+    /// The login, oracle, refresh and registration routes, from flags, the document or defaults.
+    pub endpoints: discover::Endpoints,
     /// Exchanges worth judging for headers, collected as the other families run.
     pub samples: Vec<client::Exchange>,
     pub findings: Vec<Finding>,
@@ -351,7 +387,12 @@ pub async fn run_async(args: &ProbeArgs) -> Result<Report, ProbeError> {
 
 async fn probe(plan: Plan) -> Result<Report, ProbeError> {
     let base = target::parse_base_url(&plan.args.base_url)?;
-    let target = target::resolve(base, plan.args.allow_public).await?;
+    let allowed = target::Allowed {
+        public: plan.args.allow_public,
+        link_local: plan.args.allow_link_local,
+    };
+    let target = target::resolve(base, allowed).await?;
+    let endpoints = discover::Endpoints::from_flags(&plan.args, plan.args.login_body.as_ref());
     let client = ProbeClient::new(
         &target,
         plan.args.max_requests,
@@ -366,6 +407,7 @@ async fn probe(plan: Plan) -> Result<Report, ProbeError> {
         session: None,
         oracle: None,
         openapi: None,
+        endpoints,
         samples: Vec::new(),
         findings: Vec::new(),
         exhausted: None,
@@ -391,23 +433,36 @@ async fn probe(plan: Plan) -> Result<Report, ProbeError> {
         ));
     }
     let target = context.target.base.to_string();
-    Ok(Report::new(RuleSet::Probe, target, context.findings))
+    let truncated = context.exhausted.clone();
+    let allow_partial = context.plan.args.allow_partial;
+    let mut report = Report::new(RuleSet::Probe, target, context.findings);
+    if !allow_partial {
+        report.truncated = truncated;
+    }
+    Ok(report)
 }
 
 async fn probe_families(context: &mut Context) -> Result<(), ProbeError> {
     // Fails with exit 2 when the API cannot be reached at all: a report of nothing would read as a pass.
     baseline::check_reachable(context).await?;
+    // The document is read first: it tells where the login and "me" routes are and what the
+    // login takes, which every family that logs in or presents a token needs.
+    let http_family = context
+        .plan
+        .families
+        .iter()
+        .any(|family| *family != Family::Ports);
+    if http_family {
+        openapi::load(context).await?;
+        if let Some(document) = &context.openapi {
+            context.endpoints.discover(&context.plan.args, document);
+        }
+    }
     let needs_session = [Family::Jwt, Family::Cookies, Family::Headers]
         .iter()
         .any(|family| context.plan.runs(*family));
     if needs_session {
         baseline::establish(context).await?;
-    }
-    if [Family::Routes, Family::Docs, Family::Jwt]
-        .iter()
-        .any(|family| context.plan.runs(*family))
-    {
-        openapi::load(context).await?;
     }
     let order = [
         Family::Jwt,
@@ -444,6 +499,10 @@ async fn probe_families(context: &mut Context) -> Result<(), ProbeError> {
             }
             Family::Ports => ports::probe(context).await,
         }
+    }
+    if context.session.is_some() {
+        let note = baseline::session_note(context);
+        context.add(note);
     }
     Ok(())
 }

@@ -50,6 +50,8 @@ pub struct Document {
     pub operations: Vec<Operation>,
     /// True when any operation or the document itself names a security requirement.
     pub declares_security: bool,
+    /// The document itself, for discovery of the login and "me" routes.
+    pub value: Value,
 }
 
 /// `--openapi` takes an absolute http(s) URL on the target; anything else is a file path.
@@ -215,7 +217,32 @@ impl Document {
             served,
             operations,
             declares_security,
+            value: value.clone(),
         }
+    }
+
+    /// Every operation as `(full path template, lower-case method, operation object)`.
+    pub fn raw_operations(&self) -> Vec<(String, String, &Value)> {
+        let prefix = server_prefix(&self.value);
+        let Some(paths) = self.value.get("paths").and_then(Value::as_object) else {
+            return Vec::new();
+        };
+        paths
+            .iter()
+            .filter_map(|(template, item)| Some((template, item.as_object()?)))
+            .flat_map(|(template, item)| {
+                let full = join_prefix(&prefix, template);
+                item.iter()
+                    .filter(|(method, operation)| {
+                        operation.is_object()
+                            && matches!(
+                                method.as_str(),
+                                "get" | "put" | "post" | "delete" | "patch"
+                            )
+                    })
+                    .map(move |(method, operation)| (full.clone(), method.clone(), operation))
+            })
+            .collect()
     }
 }
 

@@ -4,11 +4,11 @@
 //! trusted XFF, so rotating it evaded the limit. Runs last among the HTTP families: it locks the
 //! probe's address out of the login route for the limiter's window.
 
-use reqwest::header::CONTENT_TYPE;
 use reqwest::{Method, StatusCode};
-use serde_json::json;
 
+use super::baseline::login_request;
 use super::client::Exchange;
+use super::discover::takes_email;
 use super::rules::{LOGIN_NOT_RATE_LIMITED, RATE_LIMIT_BYPASS};
 use super::{Context, Family};
 use crate::finding::{Finding, Location};
@@ -57,12 +57,14 @@ async fn bad_login(
     email: &str,
     extra_headers: &[(&'static str, String)],
 ) -> Option<Exchange> {
-    let path = context.plan.args.login_path.clone();
-    let mut request = context
-        .client
-        .request(Method::POST, &path)
-        .header(CONTENT_TYPE, "application/json")
-        .json(&json!({ "email": email, "password": "shasec-wrong-password-0000" }));
+    let path = context.endpoints.login.clone();
+    // The user's shape follows the login's: an email for an email field, a bare name otherwise.
+    let user = if takes_email(&context.endpoints.login_body) {
+        email
+    } else {
+        email.split('@').next().unwrap_or(email)
+    };
+    let mut request = login_request(context, user, "shasec-wrong-password-0000");
     for (name, value) in extra_headers {
         request = request.header(*name, value);
     }
@@ -76,7 +78,7 @@ async fn bad_login(
 }
 
 pub async fn probe(context: &mut Context) {
-    let login_path = context.plan.args.login_path.clone();
+    let login_path = context.endpoints.login.clone();
     // A throwaway address: the account the probe logged in with is not locked out.
     let email = format!(
         "shasec-ratelimit-{}@example.com",

@@ -13,9 +13,26 @@ pub static PROBE_INCOMPLETE: Rule = Rule {
               `--token` or `--register`), an oracle that cannot tell an accepted token from a refused \
               one, the request budget (`--max-requests`) or time limit (`--max-time`) reached, \
               responses rate-limited, or a request that failed. The probe says so rather than guess: \
-              an absent finding from a skipped family proves nothing.",
+              an absent finding from a skipped family proves nothing. A run cut short by the budget \
+              or the time limit fails the gate (exit 1) unless `--allow-partial`.",
     remediation: "Read the message: give credentials, raise the budget, or fix what blocked the probe, \
                   then run it again.",
+    references: &[],
+};
+
+pub static PROBE_SESSION: Rule = Rule {
+    id: "SHA101",
+    name: "probe-session",
+    severity: Severity::Info,
+    title: "How the probe logged in and what it judged tokens against",
+    summary: "A note in every probe report (not a weakness): the login route and body the probe used \
+              and where each came from (a flag, the OpenAPI document's login operation and field \
+              names, or the shaapi defaults), where the answer carried the token (a JSON field, a \
+              header or a session cookie) and how it was presented, the oracle route (`--me-path` or \
+              the document's \"me\" route) and what it answered to a valid token, no token and a \
+              broken signature. Every token verdict is relative to that baseline.",
+    remediation: "Nothing to fix. If the probe logged in somewhere unintended, give --login-path, \
+                  --login-body, --token-field or --me-path.",
     references: &[],
 };
 
@@ -319,6 +336,7 @@ pub static DATASTORE_PORT_REACHABLE: Rule = Rule {
 /// Every probe rule, in id order (registered in `crate::rules::RuleSet::Probe`).
 pub static RULES: &[&Rule] = &[
     &PROBE_INCOMPLETE,
+    &PROBE_SESSION,
     &JWT_SIGNATURE_NOT_VERIFIED,
     &JWT_ALG_NONE_ACCEPTED,
     &JWT_KEY_GUESSABLE,

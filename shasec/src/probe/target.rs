@@ -13,13 +13,29 @@ pub enum AddressClass {
     Loopback,
     /// RFC 1918 and IPv6 unique-local addresses.
     Private,
-    /// Everything else, link-local included (169.254.169.254 is a cloud metadata service).
+    /// Link-local (169.254.0.0/16, fe80::/10) and the cloud metadata addresses outside it
+    /// (fd00:ec2::254, 100.100.100.200): refused even with `--allow-public`, since a metadata
+    /// service answers there with the host's cloud credentials.
+    LinkLocal,
+    /// Everything else.
     Public,
     /// 0.0.0.0 / `::` — a bind address, not a destination.
     Unspecified,
 }
 
 const PRIVATE_RANGES: [&str; 4] = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7"];
+
+const LINK_LOCAL_RANGES: [&str; 2] = ["169.254.0.0/16", "fe80::/10"];
+
+/// Metadata services outside the link-local ranges (AWS over IPv6, Alibaba Cloud).
+const METADATA_ADDRESSES: [&str; 2] = ["fd00:ec2::254", "100.100.100.200"];
+
+/// Which address classes a run may attack besides loopback and private ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Allowed {
+    pub public: bool,
+    pub link_local: bool,
+}
 
 pub fn classify(address: IpAddr) -> AddressClass {
     // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) goes where its IPv4 address goes.
@@ -32,6 +48,17 @@ pub fn classify(address: IpAddr) -> AddressClass {
     }
     if address.is_loopback() {
         return AddressClass::Loopback;
+    }
+    let metadata = METADATA_ADDRESSES
+        .iter()
+        .filter_map(|text| text.parse::<IpAddr>().ok())
+        .any(|known| known == address);
+    let link_local = LINK_LOCAL_RANGES
+        .iter()
+        .filter_map(|range| range.parse::<IpNet>().ok())
+        .any(|range| range.contains(&address));
+    if metadata || link_local {
+        return AddressClass::LinkLocal;
     }
     let private = PRIVATE_RANGES
         .iter()
@@ -103,7 +130,7 @@ pub fn parse_base_url(text: &str) -> Result<Url, ProbeError> {
 }
 
 /// Resolves the host and applies the safety rule to every address it resolves to.
-pub async fn resolve(base: Url, allow_public: bool) -> Result<Target, ProbeError> {
+pub async fn resolve(base: Url, allowed: Allowed) -> Result<Target, ProbeError> {
     let host = match base.host() {
         Some(url::Host::Ipv6(address)) => address.to_string(),
         Some(url::Host::Ipv4(address)) => address.to_string(),
@@ -148,7 +175,14 @@ pub async fn resolve(base: Url, allow_public: bool) -> Result<Target, ProbeError
                     ),
                 });
             }
-            AddressClass::Public if allow_public => {}
+            AddressClass::LinkLocal if allowed.link_local => {}
+            AddressClass::LinkLocal => {
+                return Err(ProbeError::LinkLocalTarget {
+                    host: host.clone(),
+                    address: *address,
+                });
+            }
+            AddressClass::Public if allowed.public => {}
             AddressClass::Public => {
                 return Err(ProbeError::PublicTarget {
                     host: host.clone(),
@@ -190,7 +224,10 @@ mod tests {
     fn public_link_local_and_unspecified_addresses_are_refused() {
         assert_eq!(class("8.8.8.8"), AddressClass::Public);
         assert_eq!(class("172.32.0.1"), AddressClass::Public);
-        assert_eq!(class("169.254.169.254"), AddressClass::Public);
+        assert_eq!(class("169.254.169.254"), AddressClass::LinkLocal);
+        assert_eq!(class("fe80::1"), AddressClass::LinkLocal);
+        assert_eq!(class("fd00:ec2::254"), AddressClass::LinkLocal);
+        assert_eq!(class("fd00:ec2::253"), AddressClass::Private);
         assert_eq!(class("2001:db8::1"), AddressClass::Public);
         assert_eq!(class("0.0.0.0"), AddressClass::Unspecified);
     }
@@ -211,15 +248,46 @@ mod tests {
         let Some(public) = public else {
             panic!("URL should parse");
         };
-        let refused = resolve(public.clone(), false).await;
+        let refused = resolve(public.clone(), Allowed::default()).await;
         assert!(matches!(refused, Err(ProbeError::PublicTarget { .. })));
         // Resolution only: nothing is sent, so this stays offline.
-        assert!(resolve(public, true).await.is_ok());
+        let public_allowed = Allowed {
+            public: true,
+            link_local: false,
+        };
+        assert!(resolve(public, public_allowed).await.is_ok());
         let local = parse_base_url("http://localhost:1/").ok();
         let Some(local) = local else {
             panic!("URL should parse");
         };
-        let resolved = resolve(local, false).await;
+        let resolved = resolve(local, Allowed::default()).await;
         assert!(resolved.is_ok_and(|target| target.is_loopback()));
+    }
+
+    #[tokio::test]
+    async fn link_local_and_metadata_addresses_need_their_own_flag() {
+        let Ok(metadata) = parse_base_url("http://169.254.169.254/") else {
+            panic!("URL should parse");
+        };
+        let public_allowed = Allowed {
+            public: true,
+            link_local: false,
+        };
+        let refused = resolve(metadata.clone(), public_allowed).await;
+        assert!(matches!(refused, Err(ProbeError::LinkLocalTarget { .. })));
+        let Ok(v6) = parse_base_url("http://[fe80::1]:8080/") else {
+            panic!("URL should parse");
+        };
+        assert!(matches!(
+            resolve(v6.clone(), public_allowed).await,
+            Err(ProbeError::LinkLocalTarget { .. })
+        ));
+        // Resolution only: nothing is sent.
+        let link_local_allowed = Allowed {
+            public: false,
+            link_local: true,
+        };
+        assert!(resolve(metadata, link_local_allowed).await.is_ok());
+        assert!(resolve(v6, link_local_allowed).await.is_ok());
     }
 }

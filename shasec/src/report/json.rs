@@ -13,6 +13,9 @@ struct JsonReport<'a> {
     target: &'a str,
     findings: &'a [Finding],
     summary: Summary,
+    /// Present only for a run cut short (the gate then fails).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<&'a str>,
 }
 
 pub fn render(report: &Report) -> String {
@@ -23,6 +26,7 @@ pub fn render(report: &Report) -> String {
         target: &report.target,
         findings: &report.findings,
         summary: report.summary(),
+        truncated: report.truncated.as_deref(),
     };
     // Serialising plain structs of strings and integers cannot fail.
     let mut out = serde_json::to_string_pretty(&document).unwrap_or_default();

@@ -16,6 +16,9 @@ pub struct Report {
     /// What was examined: the audited directory as given, or the probed base URL.
     pub target: String,
     pub findings: Vec<Finding>,
+    /// Set when the run was cut short (probe budget or time limit): the gate fails whatever was
+    /// found, since what did not run proves nothing.
+    pub truncated: Option<String>,
 }
 
 /// Count of findings per severity (JSON field order: most severe first).
@@ -59,6 +62,7 @@ impl Report {
             command,
             target: target.into(),
             findings,
+            truncated: None,
         }
     }
 
@@ -76,11 +80,13 @@ impl Report {
         summary
     }
 
-    /// The `--fail-on` gate: true when a finding is at or above `fail_on`.
+    /// The `--fail-on` gate: true when a finding is at or above `fail_on`, or the run was cut short.
     pub fn gate_fails(&self, fail_on: Severity) -> bool {
-        self.findings
-            .iter()
-            .any(|finding| finding.severity >= fail_on)
+        self.truncated.is_some()
+            || self
+                .findings
+                .iter()
+                .any(|finding| finding.severity >= fail_on)
     }
 
     /// The report in `format`; `colour` only affects text.
@@ -131,6 +137,9 @@ mod tests {
         assert!(!only_low.gate_fails(Severity::Medium));
         assert!(only_low.gate_fails(Severity::Low));
         assert!(!Report::new(RuleSet::Audit, ".", vec![]).gate_fails(Severity::Info));
+        let mut truncated = Report::new(RuleSet::Probe, "http://127.0.0.1:1", vec![]);
+        truncated.truncated = Some("the request budget is spent".to_owned());
+        assert!(truncated.gate_fails(Severity::Critical));
     }
 
     #[test]

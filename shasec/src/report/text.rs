@@ -90,7 +90,12 @@ pub fn render(report: &Report, fail_on: Severity, colour: bool) -> String {
         .iter()
         .map(|severity| format!("{} {}", summary.count(*severity), severity.as_str()))
         .collect();
-    let verdict = if report.gate_fails(fail_on) {
+    let verdict = if let Some(reason) = &report.truncated {
+        paint(
+            severity_style(Severity::Critical),
+            &format!("FAILED (run cut short: {reason}; --allow-partial accepts a partial run)"),
+        )
+    } else if report.gate_fails(fail_on) {
         paint(severity_style(Severity::Critical), "FAILED")
     } else {
         paint(
