@@ -201,7 +201,10 @@ async fn login(context: &mut Context, user: &str, password: &str) -> Result<Sess
         .await
         .map_err(|error| ProbeError::Authentication(format!("login failed: {error}")))?;
     if !exchange.is_success() {
-        let hint = match (context.endpoints.login_origin, context.endpoints.body_origin) {
+        let hint = match (
+            context.endpoints.login_origin,
+            context.endpoints.body_origin,
+        ) {
             (Origin::Default, _) => {
                 "the OpenAPI document names no login operation: give --login-path (and \
                  --login-body if it does not take {\"email\",\"password\"})"
@@ -222,7 +225,10 @@ async fn login(context: &mut Context, user: &str, password: &str) -> Result<Sess
         .clone()
         .unwrap_or(TokenField::Auto);
     let found = find_token(&exchange, &field).map_err(|reason| {
-        ProbeError::Authentication(format!("login answered {}, but {reason}", exchange.summary()))
+        ProbeError::Authentication(format!(
+            "login answered {}, but {reason}",
+            exchange.summary()
+        ))
     })?;
     Ok(Session {
         described: format!(

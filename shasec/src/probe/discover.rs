@@ -83,7 +83,12 @@ fn flatten(root: &Value, schema: &Value, depth: usize, out: &mut BodySchema) {
             .extend(required.iter().filter_map(Value::as_str).map(str::to_owned));
     }
     for part in ["allOf"] {
-        for item in schema.get(part).and_then(Value::as_array).into_iter().flatten() {
+        for item in schema
+            .get(part)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             flatten(root, item, depth + 1, out);
         }
     }
@@ -101,9 +106,9 @@ fn body_schema(root: &Value, operation: &Value) -> Option<BodySchema> {
             .iter()
             .find(|(media, _)| media.contains("json"))
             .or_else(|| {
-                content
-                    .iter()
-                    .find(|(media, _)| media.contains("form-urlencoded") || media.contains("form-data"))
+                content.iter().find(|(media, _)| {
+                    media.contains("form-urlencoded") || media.contains("form-data")
+                })
             })?;
         out.form = !media.contains("json");
         flatten(root, entry.get("schema")?, 0, &mut out);
@@ -221,9 +226,11 @@ pub fn login_operation(document: &Document) -> Option<LoginOperation> {
         if has("auth") {
             score += 2;
         }
-        if ["register", "signup", "reset", "forgot", "change", "invite", "verify"]
-            .iter()
-            .any(|word| has(word))
+        if [
+            "register", "signup", "reset", "forgot", "change", "invite", "verify",
+        ]
+        .iter()
+        .any(|word| has(word))
         {
             score -= 20;
         }
@@ -239,7 +246,9 @@ pub fn login_operation(document: &Document) -> Option<LoginOperation> {
             .filter(|name| **name != password && !identities.contains(name))
             .filter(|name| normalise(name) != "granttype")
             .count();
-        score -= i32::try_from(others_required).unwrap_or(i32::MAX).saturating_mul(3);
+        score -= i32::try_from(others_required)
+            .unwrap_or(i32::MAX)
+            .saturating_mul(3);
         if score <= 0 {
             continue;
         }
@@ -261,7 +270,9 @@ pub fn login_operation(document: &Document) -> Option<LoginOperation> {
                 extra: extra
                     .into_iter()
                     .map(|(name, value)| {
-                        let text = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                        let text = value
+                            .as_str()
+                            .map_or_else(|| value.to_string(), str::to_owned);
                         (name, text)
                     })
                     .collect(),
@@ -302,7 +313,10 @@ pub fn me_route(document: &Document) -> Option<String> {
             Declared::Public => score -= 20,
             Declared::Silent => {}
         }
-        if segments.iter().any(|segment| segment == "auth" || segment == "users") {
+        if segments
+            .iter()
+            .any(|segment| segment == "auth" || segment == "users")
+        {
             score += 1;
         }
         if score > 0 && best.as_ref().is_none_or(|(top, _)| score > *top) {

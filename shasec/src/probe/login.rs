@@ -138,7 +138,9 @@ impl LoginBody {
 /// `--login-body`: must be a JSON object holding both placeholders in its string values.
 pub fn parse_login_body(text: &str) -> Result<Value, String> {
     let value: Value = serde_json::from_str(text).map_err(|error| {
-        format!("not JSON ({error}); e.g. '{{\"user\":\"{{username}}\",\"pass\":\"{{password}}\"}}'")
+        format!(
+            "not JSON ({error}); e.g. '{{\"user\":\"{{username}}\",\"pass\":\"{{password}}\"}}'"
+        )
     })?;
     if !value.is_object() {
         return Err("must be a JSON object".to_owned());
@@ -207,7 +209,9 @@ pub fn parse_token_field(text: &str) -> Result<TokenField, String> {
         };
     }
     if text.is_empty() || text.contains(char::is_whitespace) {
-        return Err("expected a field path such as `data.token`, `/data/token` or `cookie:NAME`".to_owned());
+        return Err(
+            "expected a field path such as `data.token`, `/data/token` or `cookie:NAME`".to_owned(),
+        );
     }
     Ok(TokenField::Path(text.to_owned()))
 }
@@ -299,8 +303,14 @@ pub fn find_token(exchange: &Exchange, field: &TokenField) -> Result<FoundToken,
     match field {
         TokenField::Path(path) => {
             let value = body.as_ref().and_then(|body| lookup(body, path));
-            match value.and_then(Value::as_str).filter(|text| !text.is_empty()) {
-                Some(token) => Ok(bearer(token.to_owned(), format!("`{path}` of the JSON body"))),
+            match value
+                .and_then(Value::as_str)
+                .filter(|text| !text.is_empty())
+            {
+                Some(token) => Ok(bearer(
+                    token.to_owned(),
+                    format!("`{path}` of the JSON body"),
+                )),
                 None => Err(format!(
                     "no string at --token-field `{path}` in the login answer (top-level fields: {})",
                     top_level_keys(body.as_ref())
@@ -343,10 +353,11 @@ fn lookup<'a>(body: &'a Value, path: &str) -> Option<&'a Value> {
     if path.starts_with('/') {
         return body.pointer(path);
     }
-    path.split('.').try_fold(body, |value, segment| match value {
-        Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
-        _ => value.get(segment),
-    })
+    path.split('.')
+        .try_fold(body, |value, segment| match value {
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?),
+            _ => value.get(segment),
+        })
 }
 
 /// Breadth first, at most three objects deep, through the usual containers.
@@ -404,9 +415,7 @@ fn session_cookie(exchange: &Exchange, wanted: Option<&str>) -> Option<FoundToke
         .filter_map(|value| cookie::Cookie::parse(value.to_owned()).ok())
         .filter(|cookie| {
             !cookie.value().is_empty()
-                && !cookie
-                    .max_age()
-                    .is_some_and(|age| age.whole_seconds() <= 0)
+                && !cookie.max_age().is_some_and(|age| age.whole_seconds() <= 0)
         })
         .map(|cookie| (cookie.name().to_owned(), cookie.value().to_owned()))
         .collect();
@@ -429,7 +438,10 @@ fn session_cookie(exchange: &Exchange, wanted: Option<&str>) -> Option<FoundToke
     Some(FoundToken {
         token: chosen.1.clone(),
         source: format!("the `{}` cookie the login set", chosen.0),
-        carrier: Carrier::Cookie { name: chosen.0, jar },
+        carrier: Carrier::Cookie {
+            name: chosen.0,
+            jar,
+        },
     })
 }
 
@@ -466,10 +478,16 @@ mod tests {
     #[test]
     fn usual_token_fields_are_found_top_level_and_nested() {
         for key in ["access_token", "token", "auth_token", "jwt", "id_token"] {
-            assert_eq!(found(json!({ key: "t" })).map(|f| f.0).as_deref(), Some("t"));
+            assert_eq!(
+                found(json!({ key: "t" })).map(|f| f.0).as_deref(),
+                Some("t")
+            );
         }
         let nested = found(json!({"data": {"token": "n"}}));
-        assert_eq!(nested, Some(("n".to_owned(), "`data.token` of the JSON body".to_owned())));
+        assert_eq!(
+            nested,
+            Some(("n".to_owned(), "`data.token` of the JSON body".to_owned()))
+        );
         let deeper = found(json!({"data": {"tokens": {"access": "d"}}}));
         assert_eq!(deeper.map(|f| f.0).as_deref(), Some("d"));
         assert_eq!(found(json!({"user": {"name": "x"}})), None);
@@ -479,9 +497,15 @@ mod tests {
     fn an_explicit_token_field_is_followed_and_a_wrong_one_is_explained() {
         let exchange = answer(json!({"result": {"session": {"bearer_value": "p"}}}), &[]);
         let field = TokenField::Path("result.session.bearer_value".to_owned());
-        assert_eq!(find_token(&exchange, &field).map(|f| f.token), Ok("p".to_owned()));
+        assert_eq!(
+            find_token(&exchange, &field).map(|f| f.token),
+            Ok("p".to_owned())
+        );
         let pointer = TokenField::Path("/result/session/bearer_value".to_owned());
-        assert_eq!(find_token(&exchange, &pointer).map(|f| f.token), Ok("p".to_owned()));
+        assert_eq!(
+            find_token(&exchange, &pointer).map(|f| f.token),
+            Ok("p".to_owned())
+        );
         let wrong = find_token(&exchange, &TokenField::Path("result.nope".to_owned()));
         assert!(wrong.is_err_and(|error| error.contains("top-level fields: result")));
     }
@@ -530,9 +554,15 @@ mod tests {
 
     #[test]
     fn token_field_flag_is_validated() {
-        assert_eq!(parse_token_field("cookie:sid"), Ok(TokenField::Cookie("sid".to_owned())));
+        assert_eq!(
+            parse_token_field("cookie:sid"),
+            Ok(TokenField::Cookie("sid".to_owned()))
+        );
         assert!(parse_token_field("cookie:").is_err());
         assert!(parse_token_field("a b").is_err());
-        assert_eq!(parse_token_field("data.jwt"), Ok(TokenField::Path("data.jwt".to_owned())));
+        assert_eq!(
+            parse_token_field("data.jwt"),
+            Ok(TokenField::Path("data.jwt".to_owned()))
+        );
     }
 }
