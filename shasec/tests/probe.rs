@@ -321,43 +321,102 @@ async fn login_without_a_limit_is_high_and_a_socket_limit_passes() {
     );
 }
 
+/// A listener that answers each connection's first message with `reply(message)`.
+async fn fake_service(reply: fn(&[u8]) -> Vec<u8>) -> (u16, tokio::task::JoinHandle<()>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let task = tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 256];
+                if let Ok(count) = stream.read(&mut buffer).await {
+                    let _ = stream.write_all(&reply(&buffer[..count])).await;
+                }
+            });
+        }
+    });
+    (port, task)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn datastore_ports_are_reported_only_where_something_listens() {
+async fn datastore_ports_make_one_finding_that_names_each_listening_service() {
+    // A Redis that answers PING, a PostgreSQL that answers the SSL request, a silent service.
+    let (redis, redis_task) = fake_service(|message| {
+        if message.starts_with(b"PING") {
+            b"+PONG\r\n".to_vec()
+        } else {
+            b"-ERR unknown command\r\n".to_vec()
+        }
+    })
+    .await;
+    let (postgres, postgres_task) = fake_service(|message| {
+        if message == [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f] {
+            b"N".to_vec()
+        } else {
+            Vec::new()
+        }
+    })
+    .await;
     let listening = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let open = listening.local_addr().expect("addr").port();
+    let silent = listening.local_addr().expect("addr").port();
     let closed = {
         let probe_socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         probe_socket.local_addr().expect("addr").port()
     };
-    let ports = format!("{open},{closed}");
-    let (code, stdout, stderr) = shasec(vec![
-        "probe".into(),
-        "http://127.0.0.1:9".into(),
-        "--only".into(),
-        "ports".into(),
-        "--ports".into(),
-        ports,
-        "--format".into(),
-        "json".into(),
-    ])
-    .await;
-    let report: Value =
-        serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+    let run_ports = |ports: String| async move {
+        let (code, stdout, stderr) = shasec(vec![
+            "probe".into(),
+            "http://127.0.0.1:9".into(),
+            "--only".into(),
+            "ports".into(),
+            "--ports".into(),
+            ports,
+            "--format".into(),
+            "json".into(),
+        ])
+        .await;
+        let report: Value =
+            serde_json::from_str(&stdout).unwrap_or_else(|_| panic!("{stdout}{stderr}"));
+        (code, report)
+    };
+    let (code, report) = run_ports(format!("{redis},{postgres},{silent},{closed}")).await;
     let findings = report["findings"].as_array().cloned().unwrap_or_default();
-    assert_eq!(findings.len(), 1, "{report}");
+    assert_eq!(findings.len(), 1, "one grouped finding: {report}");
     assert_eq!(findings[0]["rule"], "SHA180");
     assert_eq!(
         findings[0]["severity"], "medium",
         "loopback: medium, not high"
     );
+    let message = findings[0]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with("3 datastore port(s)"), "{message}");
     assert!(
-        findings[0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains(&format!(":{open}"))
+        message.contains(&format!("127.0.0.1:{redis} Redis without a password")),
+        "{message}"
     );
+    assert!(
+        message.contains(&format!("127.0.0.1:{postgres} PostgreSQL")),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!("127.0.0.1:{silent} (an unidentified service)")),
+        "{message}"
+    );
+    assert!(!message.contains(&format!(":{closed}")), "{message}");
     assert_eq!(code, 0, "medium does not fail the default gate");
+
+    let (code, report) = run_ports(closed.to_string()).await;
+    assert_eq!(
+        report["findings"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
+    assert_eq!(code, 0);
     drop(listening);
+    redis_task.abort();
+    postgres_task.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,6 +437,35 @@ async fn docs_are_medium_when_production_is_expected() {
         paths.contains(&"/docs") && paths.contains(&"/api/v1/openapi.json"),
         "{paths:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn docs_served_by_the_target_are_found_when_the_document_is_given_as_a_file() {
+    let exposed = start(Posture::vulnerable()).await;
+    let hidden = start(Posture::hardened()).await;
+    let spec = openapi_file();
+    let spec_path = spec.path().to_string_lossy().into_owned();
+    let args = ["--only", "docs,routes", "--openapi", spec_path.as_str()];
+    let (bad, good) = tokio::join!(probe(&exposed, &args), probe(&hidden, &args));
+    let paths: Vec<&str> = bad
+        .findings()
+        .filter(|finding| finding["rule"] == "SHA170")
+        .filter_map(|finding| finding["location"]["path"].as_str())
+        .collect();
+    assert!(
+        paths.contains(&"/api/v1/openapi.json") && paths.contains(&"/docs"),
+        "{paths:?}"
+    );
+    assert!(!good.has("SHA170"), "{}", good.report);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_cache_control_is_reported_as_absent() {
+    let server = start(Posture::vulnerable()).await;
+    let run = probe(&server, &["--only", "headers"]).await;
+    let messages = run.messages("SHA141").join(" ");
+    assert!(messages.contains("Cache-Control is absent"), "{messages}");
+    assert!(!messages.contains("`none`"), "{messages}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,7 +55,14 @@ pub async fn probe(context: &mut Context) {
     {
         exposed.push(served);
     }
-    for path in PAGE_PATHS {
+    // A document given as a file says nothing about what the target serves: look at the usual
+    // document paths too (a document loaded from the target is already in `exposed`).
+    let document_paths: &[&str] = if exposed.is_empty() {
+        super::openapi::DISCOVERY_PATHS
+    } else {
+        &[]
+    };
+    for path in document_paths.iter().chain(PAGE_PATHS) {
         let request = context.client.request(Method::GET, path);
         let mut exchange = match context.client.send(Method::GET, path, request).await {
             Ok(exchange) => exchange,

@@ -192,14 +192,22 @@ pub fn judge(samples: &[Exchange], sensitive_paths: &[String], https: bool) -> V
         );
     }
     for exchange in cacheable {
-        let seen = exchange.header("cache-control").unwrap_or("none");
-        findings.push(Finding::new(
-            &SENSITIVE_RESPONSE_CACHEABLE,
-            Location::file(&exchange.path),
+        let seen = exchange.header_values("cache-control").join(", ");
+        let message = if seen.is_empty() {
+            format!(
+                "{}: Cache-Control is absent (needs `no-store`)",
+                exchange.summary()
+            )
+        } else {
             format!(
                 "{} has Cache-Control `{seen}`, not `no-store`",
                 exchange.summary()
-            ),
+            )
+        };
+        findings.push(Finding::new(
+            &SENSITIVE_RESPONSE_CACHEABLE,
+            Location::file(&exchange.path),
+            message,
         ));
     }
     // One finding per banner, at the first path that showed it.
@@ -287,6 +295,40 @@ mod tests {
             nosniff.map(|finding| finding.severity),
             Some(Severity::Medium)
         );
+    }
+
+    #[test]
+    fn a_missing_cache_control_is_called_absent_and_a_weak_one_is_quoted() {
+        let absent = judge(
+            &[exchange("/me", 200, &HARDENED[..5])],
+            &["/me".to_owned()],
+            false,
+        );
+        let message = absent
+            .iter()
+            .find(|finding| finding.rule == "SHA141")
+            .map(|finding| finding.message.clone())
+            .unwrap_or_default();
+        assert!(message.contains("Cache-Control is absent"), "{message}");
+        assert!(!message.contains("`none`"), "{message}");
+        let mut weak = HARDENED[..5].to_vec();
+        weak.push(("cache-control", "private, max-age=60"));
+        let quoted = judge(&[exchange("/me", 200, &weak)], &["/me".to_owned()], false);
+        let message = quoted
+            .iter()
+            .find(|finding| finding.rule == "SHA141")
+            .map(|finding| finding.message.clone())
+            .unwrap_or_default();
+        assert!(
+            message.contains("`private, max-age=60`, not `no-store`"),
+            "{message}"
+        );
+        let good = judge(
+            &[exchange("/me", 200, HARDENED)],
+            &["/me".to_owned()],
+            false,
+        );
+        assert!(good.iter().all(|finding| finding.rule != "SHA141"));
     }
 
     #[test]
