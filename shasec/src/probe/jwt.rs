@@ -184,6 +184,8 @@ struct Outcome {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Embedded,
+    /// Generated from placeholder words and patterns (`weak_secrets.rs`): public, printed.
+    Generated,
     Project,
     Wordlist,
 }
@@ -219,16 +221,41 @@ pub fn check_wordlist(path: &Path) -> Result<(), ProbeError> {
     std::fs::File::open(path).map(drop).map_err(read_error)
 }
 
+/// True when `signature` is the HMAC of `input` under `key` (constant-time comparison).
+fn hmac_matches(algorithm: Algorithm, key: &[u8], input: &[u8], signature: &[u8]) -> bool {
+    use hmac::digest::KeyInit;
+    use hmac::{Hmac, Mac};
+    fn check<M: Mac + KeyInit>(key: &[u8], input: &[u8], signature: &[u8]) -> bool {
+        match <M as KeyInit>::new_from_slice(key) {
+            Ok(mut mac) => {
+                Mac::update(&mut mac, input);
+                mac.verify_slice(signature).is_ok()
+            }
+            Err(_) => false,
+        }
+    }
+    match algorithm {
+        Algorithm::HS256 => check::<Hmac<sha2::Sha256>>(key, input, signature),
+        Algorithm::HS384 => check::<Hmac<sha2::Sha384>>(key, input, signature),
+        Algorithm::HS512 => check::<Hmac<sha2::Sha512>>(key, input, signature),
+        _ => false,
+    }
+}
+
 /// Offline dictionary attack on an HMAC-signed token: no request is sent. Runs on a blocking
 /// thread; stops at the deadline and says so.
 fn crack(
     jwt: &Jwt,
     algorithm: Algorithm,
+    generated: &[String],
     project: &[String],
     wordlist: Option<&PathBuf>,
     deadline: std::time::Instant,
 ) -> CrackReport {
     let input = jwt.signing_input();
+    let signature = URL_SAFE_NO_PAD
+        .decode(jwt.signature_segment.trim_end_matches('='))
+        .ok();
     let mut report = CrackReport {
         found: None,
         tried: 0,
@@ -241,13 +268,9 @@ fn crack(
             report.cut_short = true;
             return true;
         }
-        let matches = jsonwebtoken::crypto::verify(
-            &jwt.signature_segment,
-            input.as_bytes(),
-            &DecodingKey::from_secret(key),
-            algorithm,
-        )
-        .unwrap_or(false);
+        let matches = signature
+            .as_deref()
+            .is_some_and(|signature| hmac_matches(algorithm, key, input.as_bytes(), signature));
         if matches {
             report.found = Some(Cracked {
                 key: key.to_vec(),
@@ -260,6 +283,11 @@ fn crack(
     let embedded = std::iter::once("").chain(embedded_secrets());
     for key in embedded {
         if try_key(key.as_bytes(), Source::Embedded, &mut report) {
+            return report;
+        }
+    }
+    for key in generated {
+        if try_key(key.as_bytes(), Source::Generated, &mut report) {
             return report;
         }
     }
@@ -294,11 +322,28 @@ fn crack(
     report
 }
 
+/// The project's directory name, lower-cased, as a word of generated secrets (`shop-secret`).
+fn project_names(project: Option<&Path>) -> Vec<String> {
+    project
+        .and_then(|path| path.canonicalize().ok())
+        .and_then(|path| {
+            path.file_name()
+                .map(|name| name.to_string_lossy().to_lowercase())
+        })
+        .filter(|name| !name.is_empty())
+        .into_iter()
+        .collect()
+}
+
 fn describe_key(cracked: &Cracked) -> String {
     match cracked.source {
         Source::Embedded if cracked.key.is_empty() => "the empty secret".to_owned(),
         Source::Embedded => format!(
             "the well-known default `{}` (embedded list)",
+            String::from_utf8_lossy(&cracked.key)
+        ),
+        Source::Generated => format!(
+            "the guessable `{}` (generated from placeholder words and patterns)",
             String::from_utf8_lossy(&cracked.key)
         ),
         Source::Project | Source::Wordlist => {
@@ -345,12 +390,15 @@ pub async fn probe(context: &mut Context) {
         Some(algorithm) => {
             let jwt_for_crack = jwt.clone();
             let project = context.plan.project_secrets.clone();
+            let names = project_names(context.plan.args.project.as_deref());
             let wordlist = context.plan.args.wordlist.clone();
             let deadline = std::time::Instant::now() + context.client.time_left();
             let joined = tokio::task::spawn_blocking(move || {
+                let generated = super::weak_secrets::generated(&names);
                 crack(
                     &jwt_for_crack,
                     algorithm,
+                    &generated,
                     &project,
                     wordlist.as_ref(),
                     deadline,
@@ -882,7 +930,7 @@ mod tests {
         let Some(weak) = weak else {
             panic!("token should parse")
         };
-        let report = crack(&weak, Algorithm::HS256, &[], None, far_deadline());
+        let report = crack(&weak, Algorithm::HS256, &[], &[], None, far_deadline());
         assert_eq!(
             report.found.map(|found| found.key),
             Some(b"your-256-bit-secret".to_vec())
@@ -895,12 +943,35 @@ mod tests {
         let report = crack(
             &strong,
             Algorithm::HS256,
+            &super::super::weak_secrets::generated(&[]),
             &["project-secret".to_owned()],
             None,
             far_deadline(),
         );
         assert!(report.found.is_none());
-        assert!(report.tried > 100);
+        assert!(report.tried > 20_000, "{}", report.tried);
+    }
+
+    #[test]
+    fn a_generated_placeholder_is_cracked_and_printed_as_such() {
+        let secret = "MY_JWT_SECRET_KEY_2025";
+        let Some(jwt) = Jwt::parse(&token(secret.as_bytes())) else {
+            panic!("token should parse")
+        };
+        let generated = super::super::weak_secrets::generated(&[]);
+        let report = crack(
+            &jwt,
+            Algorithm::HS256,
+            &generated,
+            &[],
+            None,
+            far_deadline(),
+        );
+        let Some(found) = report.found else {
+            panic!("{secret} should be generated");
+        };
+        assert_eq!(found.source, Source::Generated);
+        assert!(describe_key(&found).contains(secret));
     }
 
     #[test]
@@ -912,6 +983,7 @@ mod tests {
         let report = crack(
             &jwt,
             Algorithm::HS256,
+            &[],
             &[secret.to_owned()],
             None,
             far_deadline(),
@@ -927,7 +999,14 @@ mod tests {
         };
         let wordlist = directory.path().join("words.txt");
         assert!(std::fs::write(&wordlist, format!("alpha\r\n{secret}\r\nomega\n")).is_ok());
-        let report = crack(&jwt, Algorithm::HS256, &[], Some(&wordlist), far_deadline());
+        let report = crack(
+            &jwt,
+            Algorithm::HS256,
+            &[],
+            &[],
+            Some(&wordlist),
+            far_deadline(),
+        );
         assert_eq!(
             report.found.map(|found| found.source),
             Some(Source::Wordlist)

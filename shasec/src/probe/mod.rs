@@ -19,6 +19,7 @@ mod ratelimit;
 mod routes;
 mod rules;
 mod target;
+mod weak_secrets;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
