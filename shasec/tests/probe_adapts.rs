@@ -625,3 +625,41 @@ async fn link_local_and_metadata_targets_are_refused_even_with_allow_public() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_secrets_in_python_and_spring_config_join_the_key_candidates() {
+    const FLASK_SECRET: &str = "fl4sk-app-signing-9c1e";
+    let server = start(Shape {
+        secret: FLASK_SECRET,
+        ..Shape::hardened(LoginStyle::UsernameJson, Answer::AuthToken)
+    })
+    .await;
+    let flask = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        flask.path().join("app.py"),
+        format!("app = Flask(__name__)\napp.config[\"JWT_SECRET_KEY\"] = \"{FLASK_SECRET}\"\n"),
+    )
+    .expect("write app.py");
+    let unrelated = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(unrelated.path().join("src/main/resources")).expect("mkdir");
+    std::fs::write(
+        unrelated.path().join("src/main/resources/application.yml"),
+        "security:\n  jwt:\n    secret: ${JWT_SECRET:some-other-spring-default}\n",
+    )
+    .expect("write application.yml");
+    let flask_path = flask.path().to_string_lossy().into_owned();
+    let unrelated_path = unrelated.path().to_string_lossy().into_owned();
+    let with_args = ["--only", "jwt", "--project", flask_path.as_str()];
+    let without_args = ["--only", "jwt", "--project", unrelated_path.as_str()];
+    let (with, without) = tokio::join!(probe(&server, &with_args), probe(&server, &without_args));
+    assert!(
+        with.messages("SHA112").contains("the project (--project)"),
+        "{}",
+        with.report
+    );
+    assert!(
+        !with.messages("SHA112").contains(FLASK_SECRET),
+        "project secrets are masked"
+    );
+    assert!(!without.has("SHA112"), "{}", without.report);
+}

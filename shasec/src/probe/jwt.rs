@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
+use jsonwebtoken::{Algorithm, EncodingKey};
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
@@ -1042,7 +1042,7 @@ mod tests {
         let valid = jsonwebtoken::crypto::verify(
             &parsed.signature_segment,
             parsed.signing_input().as_bytes(),
-            &DecodingKey::from_secret(b"k"),
+            &jsonwebtoken::DecodingKey::from_secret(b"k"),
             Algorithm::HS256,
         );
         assert!(matches!(valid, Ok(true)));

@@ -414,8 +414,7 @@ fn session_cookie(exchange: &Exchange, wanted: Option<&str>) -> Option<FoundToke
         .into_iter()
         .filter_map(|value| cookie::Cookie::parse(value.to_owned()).ok())
         .filter(|cookie| {
-            !cookie.value().is_empty()
-                && !cookie.max_age().is_some_and(|age| age.whole_seconds() <= 0)
+            !cookie.value().is_empty() && cookie.max_age().is_none_or(|age| age.whole_seconds() > 0)
         })
         .map(|cookie| (cookie.name().to_owned(), cookie.value().to_owned()))
         .collect();
