@@ -68,8 +68,10 @@ pub static JWT_KEY_GUESSABLE: Rule = Rule {
     severity: Severity::Critical,
     title: "Token signing key is guessable",
     summary: "The signature of a token issued by the server was reproduced offline with a secret from \
-              a list of framework and tutorial defaults, a secret found in the project (`--project`) \
-              or the given `--wordlist`. Whoever has the list can sign tokens the signature check \
+              a list of framework and tutorial defaults, one of ~97 000 generated placeholder secrets \
+              (`your-secret-key`, `JWT_SECRET_2024`, `changeme123`, a character repeated …), a secret \
+              found in the project (`--project`: env, compose and config files, Rust constants, and \
+              code/config of Python, JS/TS, Java/Spring, PHP and Go) or the given `--wordlist`. Whoever has the list can sign tokens the signature check \
               accepts; only a server-side record of issued tokens still stands in the way.",
     remediation: "Replace the signing secret with at least 32 random bytes kept out of the repository \
                   (e.g. `openssl rand -base64 48`), and restart so every token signed with the old \
@@ -200,8 +202,9 @@ pub static SENSITIVE_RESPONSE_CACHEABLE: Rule = Rule {
     name: "sensitive-response-cacheable",
     severity: Severity::Medium,
     title: "Response carrying tokens or user data may be cached",
-    summary: "The login, refresh or authenticated `me` response has no `Cache-Control: no-store`, so a \
-              browser, proxy or CDN may keep tokens or personal data.",
+    summary: "The login, refresh or authenticated `me` response has no `Cache-Control: no-store` (the \
+              message quotes the header, or says it is absent), so a browser, proxy or CDN may keep \
+              tokens or personal data.",
     remediation: "Send `Cache-Control: no-store` on every authentication and authenticated response.",
     references: &["CWE-524", "CWE-525", "OWASP API8:2023"],
 };
@@ -324,10 +327,13 @@ pub static DATASTORE_PORT_REACHABLE: Rule = Rule {
     severity: Severity::High,
     title: "Datastore port reachable on the API's host",
     summary: "A TCP connection to a datastore or broker port (PostgreSQL, Redis, MinIO, MySQL, MongoDB, \
-              RabbitMQ, Memcached, Elasticsearch, …) on the probed host succeeded. High for a private \
-              address (reachable from the network); medium when probed through loopback, where the \
-              service may be bound to loopback only — the probe cannot tell that from an exposure, \
-              and it may be a host service unrelated to the API.",
+              RabbitMQ, Memcached, Elasticsearch, …) on the probed host succeeded. One finding lists \
+              every open socket with the service that answered a harmless hello there (PostgreSQL's \
+              SSL request, Redis `PING` — saying whether it wants a password —, Memcached `version`, \
+              HTTP `GET /`, MySQL's and NATS's greetings), or the service the port usually belongs \
+              to. High for a private address (reachable from the network); medium when probed \
+              through loopback, where the service may be bound to loopback only — the probe cannot \
+              tell that from an exposure, and it may be a host service unrelated to the API.",
     remediation: "Keep datastores on an internal network: publish no datastore port (compose base file), \
                   bind them to 127.0.0.1 or a private interface, and firewall them.",
     references: &["CWE-668", "CWE-200", "OWASP A05:2021"],
