@@ -13,8 +13,7 @@ use crate::exit::ExitStatus;
 use crate::finding::Severity;
 use crate::report::{Format, Report};
 
-const EXIT_CODES: &str =
-    "Exit codes: 0 passed, 1 a finding reached --fail-on, 2 usage or runtime error.";
+const EXIT_CODES: &str = "Exit codes: 0 passed, 1 a finding reached --fail-on (or a probe run was cut short), 2 usage or runtime error.";
 
 #[derive(Debug, Parser)]
 #[command(name = "shasec", version, about = "Security audit and probe for backend projects", after_help = EXIT_CODES)]

@@ -132,13 +132,15 @@ pub struct ProbeArgs {
     /// families that did not run prove nothing).
     #[arg(long)]
     pub allow_partial: bool,
-    /// Most HTTP requests the whole run may send.
+    /// Most HTTP requests the whole run may send (a run cut short fails the gate unless
+    /// --allow-partial).
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_requests: u32,
     /// Timeout of one request or TCP connect, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = parse_seconds)]
     pub timeout: Duration,
-    /// Time limit of the whole run, in seconds (what is left unprobed is reported as SHA100).
+    /// Time limit of the whole run, in seconds (what is left unprobed is reported as SHA100, and
+    /// a run cut short fails the gate unless --allow-partial).
     #[arg(long, value_name = "SECONDS", default_value = "50", value_parser = parse_seconds)]
     pub max_time: Duration,
     /// Log in with these credentials for the authenticated baseline (or set SHASEC_CREDENTIALS).
