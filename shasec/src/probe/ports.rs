@@ -1,6 +1,6 @@
 //! Datastore ports on the API's host: concurrent TCP connects with a short timeout, then a
-//! harmless hello (PostgreSQL's SSL request, Redis `PING`, Memcached `version`, HTTP `GET /`, or
-//! the greeting MySQL and NATS send unasked) to name what actually listens. All open sockets make
+//! harmless hello (PostgreSQL's SSL request, Redis `PING`, Memcached `version`, HTTP `GET /`, the
+//! AMQP header, an anonymous MQTT CONNECT, or the greeting MySQL and NATS send unasked) to name what actually listens. All open sockets make
 //! one finding, located at `/` (no URL path was probed; the message names each socket), which
 //! keeps the SARIF artifact URI (base URL + path) valid.
 
@@ -68,6 +68,11 @@ enum Hello {
     MemcachedVersion,
     /// `GET /` over HTTP/1.0 (MinIO, Elasticsearch, CouchDB, RabbitMQ management, …).
     HttpGet,
+    /// The AMQP 0-9-1 protocol header: RabbitMQ answers with `Connection.Start`.
+    AmqpHeader,
+    /// An MQTT 3.1.1 CONNECT without credentials: the CONNACK says whether anonymous clients are
+    /// accepted (the probe closes the connection right after).
+    MqttConnect,
 }
 
 impl Hello {
@@ -79,6 +84,11 @@ impl Hello {
             Hello::HttpGet => {
                 b"GET / HTTP/1.0\r\nHost: localhost\r\nUser-Agent: shasec-probe\r\n\r\n"
             }
+            Hello::AmqpHeader => b"AMQP\x00\x00\x09\x01",
+            Hello::MqttConnect => &[
+                0x10, 0x12, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 0x3c, 0x00, 0x06,
+                b's', b'h', b'a', b's', b'e', b'c',
+            ],
         }
     }
 
@@ -88,6 +98,8 @@ impl Hello {
             5432 | 26257 => Some(Hello::PostgresSsl),
             6379 | 6380 => Some(Hello::RedisPing),
             11211 => Some(Hello::MemcachedVersion),
+            5672 => Some(Hello::AmqpHeader),
+            1883 => Some(Hello::MqttConnect),
             9000 | 9001 | 9200 | 5984 | 8086 | 8123 | 15672 | 6333 => Some(Hello::HttpGet),
             _ => None,
         };
@@ -96,6 +108,8 @@ impl Hello {
             Hello::PostgresSsl,
             Hello::HttpGet,
             Hello::MemcachedVersion,
+            Hello::AmqpHeader,
+            Hello::MqttConnect,
         ];
         first
             .into_iter()
@@ -124,6 +138,16 @@ impl Hello {
                 .strip_prefix("VERSION ")
                 .map(|version| format!("Memcached {}", first_line(version))),
             Hello::HttpGet if text.starts_with("HTTP/") => Some(http_service(&text)),
+            Hello::AmqpHeader
+                if answer.starts_with(b"AMQP")
+                    || answer.len() > 11 && answer[0] == 1 && answer[7..11] == [0, 10, 0, 10] =>
+            {
+                Some("an AMQP broker (RabbitMQ protocol header answered)".to_owned())
+            }
+            Hello::MqttConnect if answer.len() >= 4 && answer[0] == 0x20 => Some(match answer[3] {
+                0 => "an MQTT broker accepting anonymous clients (CONNACK 0)".to_owned(),
+                code => format!("an MQTT broker (anonymous CONNECT refused, CONNACK {code})"),
+            }),
             _ => None,
         }
     }
@@ -339,6 +363,16 @@ mod tests {
             Hello::HttpGet.recognise(minio.as_bytes()).as_deref(),
             Some("MinIO over HTTP (Server: MinIO)")
         );
+        assert!(
+            Hello::MqttConnect
+                .recognise(&[0x20, 0x02, 0x00, 0x00])
+                .is_some_and(|name| name.contains("anonymous clients"))
+        );
+        assert!(
+            Hello::AmqpHeader
+                .recognise(b"AMQP\x00\x00\x09\x01")
+                .is_some_and(|name| name.contains("AMQP"))
+        );
         let mysql = [
             0x4a, 0, 0, 0, 10, b'8', b'.', b'0', b'.', b'3', b'6', 0, 1, 2,
         ];
@@ -352,7 +386,8 @@ mod tests {
     fn hellos_start_with_the_ports_own_protocol() {
         assert_eq!(Hello::order(5432)[0], Hello::PostgresSsl);
         assert_eq!(Hello::order(6379)[0], Hello::RedisPing);
-        assert_eq!(Hello::order(40000).len(), 4);
+        assert_eq!(Hello::order(40000).len(), 6);
+        assert_eq!(Hello::order(5672)[0], Hello::AmqpHeader);
         assert_eq!(
             describe(
                 "127.0.0.1:27017"

@@ -330,7 +330,7 @@ pub static DATASTORE_PORT_REACHABLE: Rule = Rule {
               RabbitMQ, Memcached, Elasticsearch, …) on the probed host succeeded. One finding lists \
               every open socket with the service that answered a harmless hello there (PostgreSQL's \
               SSL request, Redis `PING` — saying whether it wants a password —, Memcached `version`, \
-              HTTP `GET /`, MySQL's and NATS's greetings), or the service the port usually belongs \
+              HTTP `GET /`, the AMQP header, an anonymous MQTT CONNECT, MySQL's and NATS's greetings), or the service the port usually belongs \
               to. High for a private address (reachable from the network); medium when probed \
               through loopback, where the service may be bound to loopback only — the probe cannot \
               tell that from an exposure, and it may be a host service unrelated to the API.",

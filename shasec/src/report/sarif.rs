@@ -131,6 +131,17 @@ pub fn render(report: &Report) -> String {
             "results": report.findings.iter().map(|finding| result(report, rules, finding)).collect::<Vec<_>>(),
         }]
     });
+    let mut document = document;
+    // A probe run cut short: say so where SARIF readers look for a failed run.
+    if let (Some(reason), Some(run)) = (&report.truncated, document["runs"].get_mut(0)) {
+        run["invocations"] = json!([{
+            "executionSuccessful": false,
+            "toolExecutionNotifications": [{
+                "level": "error",
+                "message": { "text": format!("run cut short: {reason}") },
+            }],
+        }]);
+    }
     let mut out = serde_json::to_string_pretty(&document).unwrap_or_default();
     out.push('\n');
     out
@@ -139,6 +150,19 @@ pub fn render(report: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_truncated_run_is_an_unsuccessful_invocation() {
+        let mut report = Report::new(crate::rules::RuleSet::Probe, "http://127.0.0.1:1/", vec![]);
+        assert!(!render(&report).contains("invocations"));
+        report.truncated = Some("the time limit (--max-time) is reached".to_owned());
+        let document: serde_json::Value =
+            serde_json::from_str(&render(&report)).unwrap_or_default();
+        assert_eq!(
+            document["runs"][0]["invocations"][0]["executionSuccessful"],
+            false
+        );
+    }
 
     #[test]
     fn uris_are_percent_encoded_but_keep_slashes() {
