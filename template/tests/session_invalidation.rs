@@ -61,7 +61,13 @@ async fn get(base: &str, path: &str, token: &str) -> (StatusCode, Value) {
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn send(base: &str, method: reqwest::Method, path: &str, token: &str, body: Value) -> StatusCode {
+async fn send(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Value,
+) -> StatusCode {
     reqwest::Client::new()
         .request(method, format!("{base}{path}"))
         .bearer_auth(token)
@@ -91,26 +97,52 @@ async fn every_invalidation_made_on_one_instance_holds_on_the_other() {
     // Both instances now hold the user (and its roles) in their caches.
     for base in [a, b] {
         assert_eq!(roles_seen(base, &user.access).await, json!(["user"]));
-        assert_eq!(get(base, "/api/v1/admin/stats", &user.access).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(
+            get(base, "/api/v1/admin/stats", &user.access).await.0,
+            StatusCode::FORBIDDEN
+        );
     }
 
     // Role granted on the first instance: the second decides on the new role at once.
     let roles_path = format!("/api/v1/admin/users/{id}/roles");
     let put = reqwest::Method::PUT;
     assert_eq!(
-        send(a, put.clone(), &roles_path, &admin.access, json!({"roles": ["user", "admin"]})).await,
+        send(
+            a,
+            put.clone(),
+            &roles_path,
+            &admin.access,
+            json!({"roles": ["user", "admin"]})
+        )
+        .await,
         StatusCode::OK
     );
     assert_eq!(roles_seen(b, &user.access).await, json!(["admin", "user"]));
-    assert_eq!(get(b, "/api/v1/admin/stats", &user.access).await.0, StatusCode::OK);
-
-    // Role revoked on the second instance: the first refuses at once.
-    assert_eq!(get(a, "/api/v1/admin/stats", &user.access).await.0, StatusCode::OK);
     assert_eq!(
-        send(b, put, &roles_path, &admin.access, json!({"roles": ["user"]})).await,
+        get(b, "/api/v1/admin/stats", &user.access).await.0,
         StatusCode::OK
     );
-    assert_eq!(get(a, "/api/v1/admin/stats", &user.access).await.0, StatusCode::FORBIDDEN);
+
+    // Role revoked on the second instance: the first refuses at once.
+    assert_eq!(
+        get(a, "/api/v1/admin/stats", &user.access).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(
+            b,
+            put,
+            &roles_path,
+            &admin.access,
+            json!({"roles": ["user"]})
+        )
+        .await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get(a, "/api/v1/admin/stats", &user.access).await.0,
+        StatusCode::FORBIDDEN
+    );
     assert_eq!(roles_seen(a, &user.access).await, json!(["user"]));
 
     // Password change on the first instance with one session: the other session is refused
@@ -127,26 +159,48 @@ async fn every_invalidation_made_on_one_instance_holds_on_the_other() {
         StatusCode::NO_CONTENT
     );
     for base in [a, b] {
-        assert_eq!(get(base, "/api/v1/auth/me", &other_session.access).await.0, StatusCode::UNAUTHORIZED);
-        assert_eq!(get(base, "/api/v1/auth/me", &user.access).await.0, StatusCode::OK);
+        assert_eq!(
+            get(base, "/api/v1/auth/me", &other_session.access).await.0,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            get(base, "/api/v1/auth/me", &user.access).await.0,
+            StatusCode::OK
+        );
     }
 
     // Logout-all on the second instance: the first refuses every session.
     let third_session = tokens_of(login(&first, &email, OTHER_PASSWORD).await).await;
-    assert_eq!(get(b, "/api/v1/auth/me", &third_session.access).await.0, StatusCode::OK);
     assert_eq!(
-        send(b, reqwest::Method::POST, "/api/v1/auth/logout-all", &user.access, Value::Null).await,
+        get(b, "/api/v1/auth/me", &third_session.access).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        send(
+            b,
+            reqwest::Method::POST,
+            "/api/v1/auth/logout-all",
+            &user.access,
+            Value::Null
+        )
+        .await,
         StatusCode::NO_CONTENT
     );
     for tokens in [&user, &third_session] {
         for base in [a, b] {
-            assert_eq!(get(base, "/api/v1/auth/me", &tokens.access).await.0, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                get(base, "/api/v1/auth/me", &tokens.access).await.0,
+                StatusCode::UNAUTHORIZED
+            );
         }
     }
 
     // Deactivation on the first instance: a session warmed on the second is refused there.
     let fourth_session = tokens_of(login(&first, &email, OTHER_PASSWORD).await).await;
-    assert_eq!(get(b, "/api/v1/auth/me", &fourth_session.access).await.0, StatusCode::OK);
+    assert_eq!(
+        get(b, "/api/v1/auth/me", &fourth_session.access).await.0,
+        StatusCode::OK
+    );
     assert_eq!(
         send(
             a,
@@ -158,7 +212,10 @@ async fn every_invalidation_made_on_one_instance_holds_on_the_other() {
         .await,
         StatusCode::OK
     );
-    assert_eq!(get(b, "/api/v1/auth/me", &fourth_session.access).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(b, "/api/v1/auth/me", &fourth_session.access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -167,12 +224,23 @@ async fn a_role_change_announced_by_the_cli_reaches_a_running_instance() {
     let app = spawn_cached_app().await;
     let (email, user) = signed_up(&app).await;
     let id = user_id(&app, &email).await;
-    assert_eq!(roles_seen(&app.address, &user.access).await, json!(["user"]));
+    assert_eq!(
+        roles_seen(&app.address, &user.access).await,
+        json!(["user"])
+    );
     {{crate_name}}::auth::rbac::grant_role(&app.state.db, id, "admin")
         .await
         .unwrap();
-    app.state.auth.tokens.invalidate_cached_user(id).await.unwrap();
-    assert_eq!(roles_seen(&app.address, &user.access).await, json!(["admin", "user"]));
+    app.state
+        .auth
+        .tokens
+        .invalidate_cached_user(id)
+        .await
+        .unwrap();
+    assert_eq!(
+        roles_seen(&app.address, &user.access).await,
+        json!(["admin", "user"])
+    );
 }
 
 /// 20 000 sessions for one user, opened through the token store (as logins would, 500 at a
@@ -189,14 +257,22 @@ async fn seed_sessions(app: &TestApp, user: Uuid) -> Vec<String> {
             .into_iter()
             .collect::<Result<_, _>>()
             .expect("cannot open a session");
-        let access = app.state.auth.jwt.issue(user, opened[0].session_id).unwrap();
+        let access = app
+            .state
+            .auth
+            .jwt
+            .issue(user, opened[0].session_id)
+            .unwrap();
         tokens
             .record_access_token(access.claims.jti, opened[0], access.lifetime)
             .await
             .unwrap();
         sample.push(access.token);
     }
-    assert_eq!(tokens.active_sessions(user).await.unwrap(), before + SESSIONS);
+    assert_eq!(
+        tokens.active_sessions(user).await.unwrap(),
+        before + SESSIONS
+    );
     sample
 }
 
@@ -213,7 +289,10 @@ async fn revocation_of_many_sessions_is_one_step(use_redis: bool) {
     let spare = tokens_of(login(&app, &email, PASSWORD).await).await;
     let sample = seed_sessions(&app, id).await;
     for token in sample.iter().take(3) {
-        assert_eq!(get(&app.address, "/api/v1/auth/me", token).await.0, StatusCode::OK);
+        assert_eq!(
+            get(&app.address, "/api/v1/auth/me", token).await.0,
+            StatusCode::OK
+        );
     }
 
     // Password change keeps the changing session only.
@@ -229,7 +308,12 @@ async fn revocation_of_many_sessions_is_one_step(use_redis: bool) {
     let password_change = started.elapsed();
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_every_session_refused(&app, &sample, &spare).await;
-    assert_eq!(get(&app.address, "/api/v1/auth/me", &current.access).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&app.address, "/api/v1/auth/me", &current.access)
+            .await
+            .0,
+        StatusCode::OK
+    );
     assert_eq!(app.state.auth.tokens.active_sessions(id).await.unwrap(), 1);
 
     // Logout-all, after another 20 000 sessions.
@@ -250,8 +334,14 @@ async fn revocation_of_many_sessions_is_one_step(use_redis: bool) {
 
     // Generous for a debug build on a loaded machine; the point is that nothing scans the
     // sessions (which took 10–13 s at this count).
-    for (what, took) in [("password change", password_change), ("logout-all", logout_all)] {
-        assert!(took < Duration::from_secs(1), "{what} took {took:?} with {SESSIONS} sessions");
+    for (what, took) in [
+        ("password change", password_change),
+        ("logout-all", logout_all),
+    ] {
+        assert!(
+            took < Duration::from_secs(1),
+            "{what} took {took:?} with {SESSIONS} sessions"
+        );
     }
 }
 
@@ -283,8 +373,14 @@ async fn a_login_beyond_the_cap_revokes_the_least_recently_used_session() {
     let middle = tokens_of(login(&app, &email, PASSWORD).await).await;
     tokio::time::sleep(Duration::from_millis(5)).await;
     let newest = tokens_of(login(&app, &email, PASSWORD).await).await;
-    assert_eq!(get(&app.address, "/api/v1/auth/me", &oldest.access).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&app.address, "/api/v1/auth/me", &oldest.access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
     for tokens in [&middle, &newest] {
-        assert_eq!(get(&app.address, "/api/v1/auth/me", &tokens.access).await.0, StatusCode::OK);
+        assert_eq!(
+            get(&app.address, "/api/v1/auth/me", &tokens.access).await.0,
+            StatusCode::OK
+        );
     }
 }

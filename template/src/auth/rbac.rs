@@ -469,7 +469,10 @@ impl Authorizer {
             if decisions.len() >= MAX_CACHED_DECISIONS {
                 decisions.clear();
             }
-            decisions.insert((role.clone(), route.to_owned(), method.to_owned()), decision);
+            decisions.insert(
+                (role.clone(), route.to_owned(), method.to_owned()),
+                decision,
+            );
             if decision {
                 allowed = true;
                 break;

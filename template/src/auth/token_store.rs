@@ -249,8 +249,10 @@ impl TokenStore {
                 &keys.version,
             ])
             .await?;
-        let [access, record, epoch, version] = <[Option<String>; 4]>::try_from(values)
-            .map_err(|_| StoreError::Command("MGET answered the wrong number of values".to_owned()))?;
+        let [access, record, epoch, version] =
+            <[Option<String>; 4]>::try_from(values).map_err(|_| {
+                StoreError::Command("MGET answered the wrong number of values".to_owned())
+            })?;
         let issued_for_this_session = access.is_some_and(|access| access == session.encode());
         if issued_for_this_session && record_alive(record.as_deref(), epoch.as_deref(), user_id) {
             Ok(Some(ActiveAccess {
@@ -381,7 +383,11 @@ impl TokenStore {
         let keys = UserKeys::of(user_id);
         let keep = keep.map(|session_id| session_id.to_string());
         self.kv
-            .advance_epoch(&keys.as_store_keys(), keep.as_deref(), self.refresh_lifetime)
+            .advance_epoch(
+                &keys.as_store_keys(),
+                keep.as_deref(),
+                self.refresh_lifetime,
+            )
             .await?;
         Ok(())
     }

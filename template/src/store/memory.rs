@@ -136,7 +136,12 @@ impl Inner {
     }
 
     /// Adds one to the counter at `key` (created at 1), extending its lifetime.
-    fn increment(&mut self, key: &str, now: Instant, expires_at: Instant) -> Result<u64, StoreError> {
+    fn increment(
+        &mut self,
+        key: &str,
+        now: Instant,
+        expires_at: Instant,
+    ) -> Result<u64, StoreError> {
         let next = match self.text(key, now) {
             None if self.live(key, now).is_some() => {
                 return Err(StoreError::WrongType(key.to_owned()));
@@ -511,7 +516,9 @@ impl KeyValueStore for MemoryStore {
                 {
                     *text = format!("{} {epoch}", user.owner);
                 }
-                inner.index(user.index, now, expires_at)?.insert(kept, unix_millis());
+                inner
+                    .index(user.index, now, expires_at)?
+                    .insert(kept, unix_millis());
             }
         }
         inner.count_write(now);
@@ -524,14 +531,19 @@ impl KeyValueStore for MemoryStore {
         ttl: Duration,
     ) -> Result<usize, StoreError> {
         let now = Instant::now();
-        let since = unix_millis().saturating_sub(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+        let since =
+            unix_millis().saturating_sub(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
         let mut inner = self.lock();
         match inner.live(user.index, now) {
             None => Ok(0),
             Some(Entry {
                 value: Value::Index(index),
                 ..
-            }) => Ok(index.ordered.iter().filter(|(score, _)| *score > since).count()),
+            }) => Ok(index
+                .ordered
+                .iter()
+                .filter(|(score, _)| *score > since)
+                .count()),
             Some(_) => Err(StoreError::WrongType(user.index.to_owned())),
         }
     }

@@ -156,7 +156,8 @@ impl RedisStore {
     /// first command, so the app starts (and reports "not ready") while Redis is down.
     /// Must be called inside the Tokio runtime.
     pub fn connect(url: &str, prefix: &str, connections: usize) -> Result<Self, StoreError> {
-        let invalid = |e: redis::RedisError| StoreError::Unavailable(format!("invalid REDIS_URL: {e}"));
+        let invalid =
+            |e: redis::RedisError| StoreError::Unavailable(format!("invalid REDIS_URL: {e}"));
         let client = redis::Client::open(url).map_err(invalid)?;
         // One attempt per command while Redis is down: the request fails fast (503) and the
         // next command tries again.
