@@ -113,6 +113,10 @@ curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/auth/me" >/dev/null ||
 
 # --- load and summaries
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
+# Round trips the server makes: Redis commands processed (whole server: run on a quiet Redis)
+# and Postgres statements/transactions committed in the benchmark database.
+redis_commands() { redis-cli -u "$redis_url" info stats | sed -nE 's/^total_commands_processed:([0-9]+).*/\1/p'; }
+pg_commits() { psql "$pg_admin" -qAtc "select xact_commit from pg_stat_database where datname = '$database'"; }
 ticks_per_second=$(getconf CLK_TCK)
 
 # wrk_figures FILE → "rps p50_ms p99_ms requests non2xx"
@@ -149,15 +153,16 @@ for round in $(seq 1 "$rounds"); do
   figures="$(wrk_figures "$work/live.out")"; echo "$figures" >>"$work/live.list"
   show "GET /health/live" "$figures"
 
-  before=$(cpu_ticks)
+  before=$(cpu_ticks); redis_before=$(redis_commands); pg_before=$(pg_commits)
   load_get "$connections" "$seconds" "$base/api/v1/auth/me" "$work/me.out" "Authorization: Bearer $token"
-  after=$(cpu_ticks)
+  after=$(cpu_ticks); redis_after=$(redis_commands); pg_after=$(pg_commits)
   figures="$(wrk_figures "$work/me.out")"; echo "$figures" >>"$work/me.list"
   show "GET auth/me" "$figures"
   requests=$(echo "$figures" | cut -d' ' -f4)
   cpu_us=$(python3 -c "print(f'{($after - $before) / $ticks_per_second * 1e6 / max($requests, 1):.0f}')")
   echo "$cpu_us" >>"$work/cpu.list"
   printf '  %-34s %8s µs per request\n' "server CPU (auth/me)" "$cpu_us"
+  python3 -c "r=max($requests,1); print(f'  {\"store round trips (auth/me)\":34} {($redis_after-$redis_before)/r:8.2f} Redis commands, {($pg_after-$pg_before)/r:.2f} Postgres transactions per request')"
 
   if [ -n "${BENCH_PEER_URL:-}" ]; then
     load_get "$connections" "$seconds" "$BENCH_PEER_URL" "$work/peer.out" "Authorization: Bearer ${BENCH_PEER_TOKEN:-}"
