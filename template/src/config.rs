@@ -108,7 +108,8 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Prepended to every Redis key, so several apps (or test runs) can share one Redis.
     pub redis_key_prefix: String,
-    /// Upper bound of the Redis connection pool.
+    /// Multiplexed Redis connections commands are spread over (each carries many concurrent
+    /// commands; one or two saturate a Redis).
     pub redis_pool_size: usize,
     /// Object storage: `file:///abs/path`, `memory://` (dev and tests) or `s3://bucket[/prefix]`
     /// (credentials and endpoint from `AWS_*`). Unset: the folder `storage` under `data_dir`.
@@ -179,6 +180,18 @@ pub struct Settings {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
+    // --- Sessions and the authenticated path's caches.
+    /// Sessions (logins) a user may hold at once; a new login beyond it revokes the user's
+    /// least recently used session.
+    pub max_sessions_per_user: usize,
+    /// Users whose account and roles each instance keeps in memory between requests (0, the
+    /// default: none, every request reads them from the database). Changes made through the
+    /// API or the CLI reach every instance's cache at once (a version in Redis, read with the
+    /// token check); changes made directly in SQL only after `user_cache_max_age_secs`.
+    pub user_cache_capacity: usize,
+    /// A cached user is read again from the database after this many seconds even if nothing
+    /// announced a change (a backstop for edits made directly in SQL).
+    pub user_cache_max_age_secs: u64,
 }
 
 /// `SameSite` attribute of the refresh-token cookie.
@@ -214,7 +227,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("data"),
             redis_url: None,
             redis_key_prefix: concat!(env!("CARGO_PKG_NAME"), ":").to_owned(),
-            redis_pool_size: 16,
+            redis_pool_size: 2,
             storage_url: None,
             api_prefix: "/api/v1".to_owned(),
             api_docs: None,
@@ -248,6 +261,9 @@ impl Default for Settings {
             argon2_memory_kib: crate::auth::password::OWASP_MIN_MEMORY_KIB,
             argon2_iterations: crate::auth::password::OWASP_MIN_ITERATIONS,
             argon2_parallelism: 1,
+            max_sessions_per_user: 20,
+            user_cache_capacity: 0,
+            user_cache_max_age_secs: 60,
         }
     }
 }
@@ -373,6 +389,11 @@ impl Settings {
         if self.request_timeout_secs == 0 {
             return Err(ConfigError::Invalid(
                 "REQUEST_TIMEOUT_SECS must be greater than 0".to_owned(),
+            ));
+        }
+        if self.max_sessions_per_user == 0 {
+            return Err(ConfigError::Invalid(
+                "MAX_SESSIONS_PER_USER must be greater than 0".to_owned(),
             ));
         }
         if self.database_max_connections == 0 || self.redis_pool_size == 0 {

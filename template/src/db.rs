@@ -11,6 +11,8 @@ use crate::config::Settings;
 
 /// How long to wait for a connection (at startup or from the pool) before giving up.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// A pooled connection idle for longer is pinged before use.
+const POOL_IDLE_PING_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
@@ -68,6 +70,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, Database
         .max_connections(settings.database_max_connections)
         .connect_timeout(CONNECT_TIMEOUT)
         .acquire_timeout(CONNECT_TIMEOUT)
+        // sqlx pings a connection on every acquire by default: a round trip per query. Only
+        // a connection idle long enough to have been dropped by the server or a proxy is
+        // checked; a busy one goes straight to work.
+        .test_before_acquire_if_idle_for(POOL_IDLE_PING_AFTER)
         // Statements are traced by our own spans; sqlx's per-query INFO lines would drown the
         // request logs.
         .sqlx_logging(false);

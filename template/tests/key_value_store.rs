@@ -9,10 +9,12 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
+use {{crate_name}}::store::FreshCounters;
 use {{crate_name}}::store::KeyValueStore;
 use {{crate_name}}::store::MemoryStore;
 use {{crate_name}}::store::RedisStore;
 use {{crate_name}}::store::StoreError;
+use {{crate_name}}::store::UserSessionKeys;
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -77,6 +79,11 @@ contract!(
     set_lifetime_is_extended_never_shortened,
     wrong_type_access_is_an_error,
     zero_ttl_is_rejected,
+    get_many_reads_several_keys_in_order,
+    a_session_is_recorded_at_the_users_epoch,
+    the_session_cap_evicts_the_least_recently_used,
+    advancing_the_epoch_ends_every_session_but_the_kept_one,
+    a_closed_session_is_not_renewed,
 );
 
 async fn ping_succeeds(store: &dyn KeyValueStore) {
@@ -245,6 +252,119 @@ async fn zero_ttl_is_rejected(store: &dyn KeyValueStore) {
         Err(StoreError::InvalidArgument(_))
     ));
     assert_eq!(store.get("zero").await.unwrap(), None);
+}
+
+async fn get_many_reads_several_keys_in_order(store: &dyn KeyValueStore) {
+    store.set_with_ttl("a", "1", LONG).await.unwrap();
+    store.set_with_ttl("c", "3", LONG).await.unwrap();
+    store.set_add("a-set", "m", LONG).await.unwrap();
+    let values = store
+        .get_many(&["c", "missing", "a", "a-set"])
+        .await
+        .unwrap();
+    assert_eq!(
+        values,
+        vec![Some("3".to_owned()), None, Some("1".to_owned()), None]
+    );
+}
+
+const USER: UserSessionKeys<'static> = UserSessionKeys {
+    epoch: "epoch",
+    version: "version",
+    index: "index",
+    record_prefix: "record:",
+    owner: "ana",
+};
+
+const FRESH: FreshCounters = FreshCounters {
+    epoch: 41,
+    version: 7,
+};
+
+async fn record(store: &dyn KeyValueStore, session: &str) -> Option<String> {
+    store.get(&format!("record:{session}")).await.unwrap()
+}
+
+async fn a_session_is_recorded_at_the_users_epoch(store: &dyn KeyValueStore) {
+    let evicted = store
+        .open_session(&USER, "s1", FRESH, LONG, 10)
+        .await
+        .unwrap();
+    assert!(evicted.is_empty());
+    assert_eq!(record(store, "s1").await.as_deref(), Some("ana 41"));
+    assert_eq!(store.get("epoch").await.unwrap().as_deref(), Some("41"));
+    assert_eq!(store.get("version").await.unwrap().as_deref(), Some("7"));
+    // Existing counters are kept, whatever fresh values the next login brings.
+    let other = FreshCounters {
+        epoch: 99,
+        version: 99,
+    };
+    store
+        .open_session(&USER, "s2", other, LONG, 10)
+        .await
+        .unwrap();
+    assert_eq!(record(store, "s2").await.as_deref(), Some("ana 41"));
+    assert_eq!(store.count_sessions(&USER, LONG).await.unwrap(), 2);
+    assert!(store.time_to_live("record:s2").await.unwrap().is_some());
+}
+
+async fn the_session_cap_evicts_the_least_recently_used(store: &dyn KeyValueStore) {
+    for session in ["s1", "s2", "s3"] {
+        store
+            .open_session(&USER, session, FRESH, LONG, 3)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    assert!(store.renew_session(&USER, "s1", LONG).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let evicted = store
+        .open_session(&USER, "s4", FRESH, LONG, 3)
+        .await
+        .unwrap();
+    assert_eq!(evicted, vec!["s2".to_owned()]);
+    assert_eq!(record(store, "s2").await, None);
+    assert!(record(store, "s1").await.is_some());
+    assert_eq!(store.count_sessions(&USER, LONG).await.unwrap(), 3);
+}
+
+async fn advancing_the_epoch_ends_every_session_but_the_kept_one(store: &dyn KeyValueStore) {
+    store
+        .open_session(&USER, "s1", FRESH, LONG, 10)
+        .await
+        .unwrap();
+    store
+        .open_session(&USER, "s2", FRESH, LONG, 10)
+        .await
+        .unwrap();
+    let epoch = store.advance_epoch(&USER, Some("s1"), LONG).await.unwrap();
+    assert_eq!(epoch, 42);
+    assert_eq!(record(store, "s1").await.as_deref(), Some("ana 42"));
+    // Left as it was: its epoch is now a past one.
+    assert_eq!(record(store, "s2").await.as_deref(), Some("ana 41"));
+    assert_eq!(store.get("version").await.unwrap().as_deref(), Some("8"));
+    assert_eq!(store.count_sessions(&USER, LONG).await.unwrap(), 1);
+    // A session that was not alive at the previous epoch is not carried over.
+    store.advance_epoch(&USER, Some("s2"), LONG).await.unwrap();
+    assert_eq!(record(store, "s2").await.as_deref(), Some("ana 41"));
+    assert_eq!(store.count_sessions(&USER, LONG).await.unwrap(), 0);
+    // A new login records the current epoch.
+    store
+        .open_session(&USER, "s3", FRESH, LONG, 10)
+        .await
+        .unwrap();
+    assert_eq!(record(store, "s3").await.as_deref(), Some("ana 43"));
+}
+
+async fn a_closed_session_is_not_renewed(store: &dyn KeyValueStore) {
+    store
+        .open_session(&USER, "s1", FRESH, LONG, 10)
+        .await
+        .unwrap();
+    store.close_session(&USER, "s1").await.unwrap();
+    assert!(!store.renew_session(&USER, "s1", LONG).await.unwrap());
+    assert_eq!(record(store, "s1").await, None);
+    assert_eq!(store.count_sessions(&USER, LONG).await.unwrap(), 0);
 }
 
 #[tokio::test]

@@ -265,6 +265,8 @@ async fn set_user_roles(
     let transaction = state.db.begin().await?;
     rbac::set_roles(&transaction, id, &roles).await?;
     transaction.commit().await?;
+    // After the commit: an instance reloading on the new version reads the new roles.
+    state.auth.tokens.invalidate_cached_user(id).await?;
     tracing::info!(admin_id = %admin.id, user_id = %id, ?roles, "roles set");
     Ok(Json(UserView::new(user, roles.into_iter().collect())))
 }
@@ -286,9 +288,11 @@ async fn set_active(
     model.updated_at = Set(Utc::now());
     let user = model.update(&state.db).await?;
     if !active {
-        let revoked = state.auth.tokens.revoke_user_sessions(id, None).await?;
-        tracing::info!(admin_id = %admin.id, user_id = %id, revoked, "user deactivated");
+        // Also invalidates the cached account on every instance.
+        state.auth.tokens.revoke_user_sessions(id, None).await?;
+        tracing::info!(admin_id = %admin.id, user_id = %id, "user deactivated");
     } else {
+        state.auth.tokens.invalidate_cached_user(id).await?;
         tracing::info!(admin_id = %admin.id, user_id = %id, "user activated");
     }
     let roles = rbac::roles_of(&state.db, id).await?;

@@ -5,6 +5,7 @@
 //! never a pass.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -12,13 +13,15 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::{Condition, JoinType, Order, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait};
 use uuid::Uuid;
 
 use crate::auth::error::AuthError;
 use crate::auth::rbac;
 use crate::auth::token_store::Session;
-use crate::entities::users;
+use crate::auth::user_cache::CachedUser;
+use crate::entities::{casbin_rule, users};
 use crate::middleware::client_ip;
 use crate::state::AppState;
 
@@ -27,7 +30,8 @@ use crate::state::AppState;
 pub struct CurrentUser {
     pub id: Uuid,
     pub email: String,
-    /// Straight from the database: a role granted or revoked a moment ago already counts.
+    /// From the database (or this instance's copy at the user's current cache version): a role
+    /// granted or revoked a moment ago already counts.
     pub roles: Vec<String>,
     pub session: Session,
     /// `jti` of the access token this request carried.
@@ -52,7 +56,8 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
     Ok(Some(token))
 }
 
-/// Runs the first gates on a request's headers.
+/// Runs the first gates on a request's headers: one round trip to the key-value store and one
+/// database query (none when the user cache is on and holds a current copy of the user).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser, AuthError> {
     let token = bearer_token(headers)?.ok_or(AuthError::MissingToken)?;
     let auth = &state.auth;
@@ -61,26 +66,76 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Curre
         .jwt
         .verify(token)
         .map_err(|_| AuthError::InvalidToken)?;
-    // Gate 2: the token was issued by us and is still active (not logged out, not revoked).
-    let session = auth
+    // Gate 2: the token was issued by us for this session, and the session is still active
+    // (not logged out, not revoked); the same read gives the user's cache version.
+    let active = auth
         .tokens
-        .active_access_token(claims.jti, claims.sub)
+        .active_access_token(claims.jti, claims.sub, claims.sid)
         .await?
         .ok_or(AuthError::InvalidToken)?;
-    // The account still exists and is active.
-    let user = users::Entity::find_by_id(claims.sub)
-        .one(&state.db)
-        .await?
-        .filter(|user| user.is_active)
-        .ok_or(AuthError::InvalidToken)?;
-    let roles = rbac::roles_of(&state.db, user.id).await?;
+    // The account still exists and is active; its roles come from the database (or a copy
+    // made at the current cache version), never from the token.
+    let cached = match active.cache_version.as_deref() {
+        Some(version) => auth.users.get(claims.sub, version),
+        None => None,
+    };
+    let user = match cached {
+        Some(user) => user,
+        None => {
+            let user = load_active_user(state, claims.sub)
+                .await?
+                .ok_or(AuthError::InvalidToken)?;
+            if let Some(version) = active.cache_version {
+                auth.users.insert(claims.sub, version, user.clone());
+            }
+            user
+        }
+    };
     Ok(CurrentUser {
-        id: user.id,
-        email: user.email,
-        roles,
-        session,
+        id: claims.sub,
+        email: user.email.clone(),
+        roles: user.roles.clone(),
+        session: active.session,
         token_id: claims.jti,
     })
+}
+
+/// The user's email and roles, if the account exists and is active: one query (the user left
+/// joined with its role links), so the gate costs one database round trip.
+async fn load_active_user(
+    state: &AppState,
+    user_id: Uuid,
+) -> Result<Option<Arc<CachedUser>>, AuthError> {
+    let query = Query::select()
+        .column((users::Entity, users::Column::Email))
+        .column((users::Entity, users::Column::IsActive))
+        .column((casbin_rule::Entity, casbin_rule::Column::V1))
+        .from(users::Entity)
+        .join(
+            JoinType::LeftJoin,
+            casbin_rule::Entity,
+            Condition::all()
+                .add(casbin_rule::Column::Ptype.eq(rbac::USER_ROLE_PTYPE))
+                .add(casbin_rule::Column::V0.eq(user_id.to_string())),
+        )
+        .and_where(users::Column::Id.eq(user_id))
+        .order_by((casbin_rule::Entity, casbin_rule::Column::V1), Order::Asc)
+        .to_owned();
+    let rows = state.db.query_all(&query).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    if !first.try_get::<bool>("", "is_active")? {
+        return Ok(None);
+    }
+    let email = first.try_get::<String>("", "email")?;
+    let mut roles = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if let Some(role) = row.try_get::<Option<String>>("", "v1")? {
+            roles.push(role);
+        }
+    }
+    Ok(Some(Arc::new(CachedUser { email, roles })))
 }
 
 impl FromRequestParts<AppState> for CurrentUser {

@@ -16,6 +16,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use crate::auth::password::PasswordHasher;
+use crate::auth::token_store::TokenStore;
 use crate::auth::{ADMIN_ROLE, USER_ROLE, normalize_email, rbac};
 use crate::cli::CommandError;
 use crate::config::Settings;
@@ -101,6 +102,9 @@ async fn init(settings: Settings, args: InitArgs) -> Result<(), CommandError> {
             create_admin(&db, &email, password_hash).await?
         }
     };
+    if let InitOutcome::Promoted { id, .. } = outcome {
+        announce_role_change(&settings, id).await;
+    }
     match outcome {
         InitOutcome::Created { id } => println!("created administrator {email} (id {id})"),
         InitOutcome::Promoted { id, reactivated } => {
@@ -116,6 +120,31 @@ async fn init(settings: Settings, args: InitArgs) -> Result<(), CommandError> {
         }
     }
     Ok(())
+}
+
+/// Tells running instances that the account's roles changed, so none keeps deciding on its
+/// cached copy. Best effort: without Redis the change still applies within
+/// `USER_CACHE_MAX_AGE_SECS` (the cache's backstop), which the warning says.
+async fn announce_role_change(settings: &Settings, id: Uuid) {
+    let announced = match crate::store::from_settings(settings) {
+        Ok(kv) => {
+            TokenStore::new(
+                kv,
+                settings.refresh_token_ttl(),
+                settings.max_sessions_per_user,
+            )
+            .invalidate_cached_user(id)
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    if let Err(error) = announced {
+        eprintln!(
+            "warning: running instances could not be told about the new role ({error}); \
+             it applies to them within {}s",
+            settings.user_cache_max_age_secs
+        );
+    }
 }
 
 /// Creates an active account with the `admin` and `user` roles.

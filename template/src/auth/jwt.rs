@@ -20,6 +20,10 @@ pub struct AccessClaims {
     pub sub: Uuid,
     /// Unique token id, recorded in the token store when the token is issued.
     pub jti: Uuid,
+    /// The session (login) the token belongs to: lets the gate read the token's record, the
+    /// session and the user's session epoch in one round trip. Trusted only once the token
+    /// store confirms `jti` was issued for this very session.
+    pub sid: Uuid,
     pub iat: u64,
     pub exp: u64,
     pub iss: String,
@@ -93,11 +97,16 @@ impl JwtKeys {
         self.lifetime
     }
 
-    pub fn issue(&self, user_id: Uuid) -> Result<IssuedAccessToken, SigningError> {
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        session_id: Uuid,
+    ) -> Result<IssuedAccessToken, SigningError> {
         let issued_at = jsonwebtoken::get_current_timestamp();
         let claims = AccessClaims {
             sub: user_id,
             jti: Uuid::new_v4(),
+            sid: session_id,
             iat: issued_at,
             exp: issued_at + self.lifetime.as_secs(),
             iss: self.issuer.clone(),
@@ -154,7 +163,7 @@ mod tests {
     fn claims_json(exp_offset: i64, aud: &str) -> serde_json::Value {
         let now = jsonwebtoken::get_current_timestamp() as i64;
         serde_json::json!({
-            "sub": Uuid::new_v4(), "jti": Uuid::new_v4(), "iat": now,
+            "sub": Uuid::new_v4(), "jti": Uuid::new_v4(), "sid": Uuid::new_v4(), "iat": now,
             "exp": now + exp_offset, "iss": "issuer-a", "aud": aud,
         })
     }
@@ -162,7 +171,7 @@ mod tests {
     #[test]
     fn issued_tokens_verify_and_carry_every_claim() {
         let user = Uuid::new_v4();
-        let issued = keys().issue(user).expect("signing works");
+        let issued = keys().issue(user, Uuid::new_v4()).expect("signing works");
         let claims = keys().verify(&issued.token).expect("own token verifies");
         assert_eq!(claims.sub, user);
         assert_eq!(claims, issued.claims);

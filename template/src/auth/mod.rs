@@ -9,6 +9,7 @@
 //! - `rbac`: casbin with its policy in the database (sea-orm adapter).
 //! - `access`: every route declares who may call it; the declaration installs the gate.
 //! - `extractor`: `CurrentUser`, `ClientIp`, and the gates themselves.
+//! - `user_cache`: the gate's in-memory copy of users and roles, invalidated on every change.
 //! - `routes` / `admin`: the HTTP endpoints. `init`: the `auth init` command.
 
 pub mod access;
@@ -22,6 +23,7 @@ pub mod password;
 pub mod rbac;
 pub mod routes;
 pub mod token_store;
+pub mod user_cache;
 
 use std::sync::Arc;
 
@@ -40,6 +42,7 @@ use self::login_throttle::LoginThrottle;
 use self::password::{PasswordHashError, PasswordHasher, PasswordPolicySettings};
 use self::rbac::{Authorizer, RbacError};
 use self::token_store::TokenStore;
+use self::user_cache::UserCache;
 
 /// Role every new account receives.
 pub const USER_ROLE: &str = "user";
@@ -74,6 +77,7 @@ pub struct AuthServices {
     pub login_throttle: LoginThrottle,
     pub trusted_proxies: TrustedProxies,
     pub refresh_cookie: RefreshCookie,
+    pub users: Arc<UserCache>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,7 +105,11 @@ impl AuthServices {
         );
         Ok(Arc::new(AuthServices {
             jwt,
-            tokens: TokenStore::new(kv.clone(), settings.refresh_token_ttl()),
+            tokens: TokenStore::new(
+                kv.clone(),
+                settings.refresh_token_ttl(),
+                settings.max_sessions_per_user,
+            ),
             passwords: PasswordHasher::new(&settings.argon2_settings()).await?,
             password_policy: settings.password_policy(),
             authorizer: Authorizer::new(db).await?,
@@ -113,6 +121,10 @@ impl AuthServices {
                 secure: settings.refresh_cookie_secure(),
                 same_site_strict: settings.refresh_cookie_same_site_strict(),
             },
+            users: Arc::new(UserCache::new(
+                settings.user_cache_capacity,
+                std::time::Duration::from_secs(settings.user_cache_max_age_secs),
+            )),
         }))
     }
 }

@@ -6,7 +6,7 @@
 //! Decisions: the caller's roles (`g` rows) are read from the database on every request; casbin
 //! then answers for each role with the policy (`p`) and role inheritance (`g2`) it holds in memory.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -360,10 +360,21 @@ impl Adapter for SeaOrmAdapter {
     }
 }
 
+/// Decisions already taken, per (role, route template, method): casbin-rs builds a `Regex`
+/// for its matcher functions on every evaluation (tens of µs each), and the answers only
+/// change with the policy. A plain map rather than casbin's `CachedEnforcer`: the policy
+/// changes in exactly one place here (`reload_policy`), which clears it.
+type DecisionKey = (String, String, String);
+
+/// Upper bound of remembered decisions (roles × routes × methods is small; this only guards
+/// against a database holding unbounded role names).
+const MAX_CACHED_DECISIONS: usize = 4096;
+
 /// The application's access decisions.
 #[derive(Clone)]
 pub struct Authorizer {
     enforcer: Arc<RwLock<Enforcer>>,
+    decisions: Arc<std::sync::RwLock<HashMap<DecisionKey, bool>>>,
     db: DatabaseConnection,
 }
 
@@ -389,6 +400,7 @@ impl Authorizer {
             .await?;
         Ok(Self {
             enforcer: Arc::new(RwLock::new(enforcer)),
+            decisions: Arc::default(),
             db,
         })
     }
@@ -396,13 +408,34 @@ impl Authorizer {
     /// Re-reads the policy rows, e.g. after an operator edited them in SQL.
     pub async fn reload_policy(&self) -> Result<(), RbacError> {
         let mut enforcer = self.enforcer.write().await;
-        enforcer
+        let loaded = enforcer
             .load_filtered_policy(Filter {
                 p: Vec::new(),
                 g: Vec::new(),
             })
-            .await?;
+            .await;
+        // Cleared under the enforcer's write lock, and decisions are only remembered under its
+        // read lock: no decision of the old policy survives the reload.
+        self.decisions_mut().clear();
+        loaded?;
         Ok(())
+    }
+
+    fn decisions_mut(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<DecisionKey, bool>> {
+        // A poisoned lock only means a panic elsewhere; the map itself is always consistent.
+        self.decisions
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn remembered(&self, role: &str, route: &str, method: &str) -> Option<bool> {
+        let decisions = self
+            .decisions
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        decisions
+            .get(&(role.to_owned(), route.to_owned(), method.to_owned()))
+            .copied()
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -417,13 +450,35 @@ impl Authorizer {
         route: &str,
         method: &str,
     ) -> Result<bool, RbacError> {
-        let enforcer = self.enforcer.read().await;
+        let mut undecided = Vec::new();
         for role in roles {
-            if enforcer.enforce((role.as_str(), route, method))? {
-                return Ok(true);
+            match self.remembered(role, route, method) {
+                Some(true) => return Ok(true),
+                Some(false) => {}
+                None => undecided.push(role),
             }
         }
-        Ok(false)
+        if undecided.is_empty() {
+            return Ok(false);
+        }
+        let enforcer = self.enforcer.read().await;
+        let mut allowed = false;
+        for role in undecided {
+            let decision = enforcer.enforce((role.as_str(), route, method))?;
+            let mut decisions = self.decisions_mut();
+            if decisions.len() >= MAX_CACHED_DECISIONS {
+                decisions.clear();
+            }
+            decisions.insert(
+                (role.clone(), route.to_owned(), method.to_owned()),
+                decision,
+            );
+            if decision {
+                allowed = true;
+                break;
+            }
+        }
+        Ok(allowed)
     }
 
     /// Roles the policy knows: subjects of `p` rules and both ends of `g2` inheritance.

@@ -176,7 +176,7 @@ async fn issue_tokens(
     session: Session,
     jar: CookieJar,
 ) -> Result<(CookieJar, Json<TokenResponse>), AuthError> {
-    let access = auth.jwt.issue(session.user_id)?;
+    let access = auth.jwt.issue(session.user_id, session.session_id)?;
     auth.tokens
         .record_access_token(access.claims.jti, session, access.lifetime)
         .await?;
@@ -423,9 +423,9 @@ async fn logout_all(
     jar: CookieJar,
 ) -> Result<(CookieJar, StatusCode), AuthError> {
     let auth = &state.auth;
-    let revoked = auth.tokens.revoke_user_sessions(user.id, None).await?;
+    auth.tokens.revoke_user_sessions(user.id, None).await?;
     auth.tokens.revoke_access_token(user.token_id).await?;
-    tracing::info!(user_id = %user.id, revoked, "logged out everywhere");
+    tracing::info!(user_id = %user.id, "logged out everywhere");
     Ok((
         jar.add(expired_refresh_cookie(auth)),
         StatusCode::NO_CONTENT,
@@ -512,10 +512,9 @@ async fn change_password(
     account.password_hash = Set(password_hash);
     account.updated_at = Set(Utc::now());
     account.update(&state.db).await?;
-    let revoked = auth
-        .tokens
+    auth.tokens
         .revoke_user_sessions(user.id, Some(user.session.session_id))
         .await?;
-    tracing::info!(user_id = %user.id, revoked, "password changed");
+    tracing::info!(user_id = %user.id, "password changed");
     Ok(StatusCode::NO_CONTENT)
 }

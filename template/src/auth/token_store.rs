@@ -1,17 +1,24 @@
 //! Sessions in the key-value store (Redis in production): which access tokens are active and
 //! which refresh tokens may still be used.
 //!
-//! A *session* is one login: a refresh-token family. Revoking it (logout, replay, password
-//! change, deactivation) deletes one key, and both token kinds check that key, so every token
-//! of the family dies at once.
+//! A *session* is one login: a refresh-token family. Revoking it (logout, replay) deletes its
+//! record; revoking all of a user's sessions (logout-all, password change, deactivation)
+//! moves the user's *session epoch* on. Both token kinds check the record and the epoch, so
+//! every token of a session dies at once, and revoking any number of sessions is one atomic
+//! step whatever their count. The gate reads everything it needs in one round trip.
 //!
 //! Keys (the store adds `REDIS_KEY_PREFIX`):
-//! - `auth:session:{session}` → user id; lifetime of the refresh token, renewed on rotation.
+//! - `auth:session:{session}` → `{user} {epoch}`; alive while `epoch` is the user's epoch;
+//!   lifetime of the refresh token, renewed on rotation.
+//! - `auth:user-epoch:{user}` → the user's session epoch (starts at a random value).
+//! - `auth:user-version:{user}` → bumped whenever the user's roles or status change: the
+//!   in-process user caches of every instance compare it on each request.
+//! - `auth:user-session-index:{user}` → the user's sessions by last use, for the per-user cap
+//!   (`MAX_SESSIONS_PER_USER`; the least recently used session is evicted).
 //! - `auth:access:{jti}` → `{user} {session}`; lifetime of the access token.
 //! - `auth:refresh:{sha256}` → `{user} {session}`; taken (GETDEL) on use: single use is atomic.
 //! - `auth:refresh-used:{sha256}` → `rotating|spent {user} {session}`; remembers consumed
 //!   tokens to tell a concurrent duplicate (refused) from a replay (revokes the session).
-//! - `auth:user-sessions:{user}` → set of the user's sessions (logout-all, password change).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +26,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::store::{KeyValueStore, StoreError};
+use crate::store::{FreshCounters, KeyValueStore, StoreError, UserSessionKeys};
 
 /// One login's session, shared by the access and refresh tokens it produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +60,19 @@ pub enum RefreshOutcome {
     Invalid,
 }
 
+/// What the gate learnt about an access token that is still active.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ActiveAccess {
+    pub session: Session,
+    /// The user's cache version (see the module documentation); None when unknown.
+    pub cache_version: Option<String>,
+}
+
 #[derive(Clone)]
 pub struct TokenStore {
     kv: Arc<dyn KeyValueStore>,
     refresh_lifetime: Duration,
+    max_sessions_per_user: usize,
 }
 
 impl std::fmt::Debug for TokenStore {
@@ -64,6 +80,7 @@ impl std::fmt::Debug for TokenStore {
         f.debug_struct("TokenStore")
             .field("backend", &self.kv.backend().as_str())
             .field("refresh_lifetime", &self.refresh_lifetime)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
             .finish()
     }
 }
@@ -74,8 +91,49 @@ const SPENT: &str = "spent";
 /// How long a rotation may take before its token counts as spent anyway.
 const ROTATION_WINDOW: Duration = Duration::from_secs(10);
 
+const SESSION_RECORD_PREFIX: &str = "auth:session:";
+
 fn session_key(session_id: Uuid) -> String {
-    format!("auth:session:{session_id}")
+    format!("{SESSION_RECORD_PREFIX}{session_id}")
+}
+
+/// The names of one user's session bookkeeping keys.
+struct UserKeys {
+    epoch: String,
+    version: String,
+    index: String,
+    owner: String,
+}
+
+impl UserKeys {
+    fn of(user_id: Uuid) -> Self {
+        UserKeys {
+            epoch: format!("auth:user-epoch:{user_id}"),
+            version: format!("auth:user-version:{user_id}"),
+            index: format!("auth:user-session-index:{user_id}"),
+            owner: user_id.to_string(),
+        }
+    }
+
+    fn as_store_keys(&self) -> UserSessionKeys<'_> {
+        UserSessionKeys {
+            epoch: &self.epoch,
+            version: &self.version,
+            index: &self.index,
+            record_prefix: SESSION_RECORD_PREFIX,
+            owner: &self.owner,
+        }
+    }
+}
+
+/// A session record is alive when it names its user at the user's current epoch.
+fn record_alive(record: Option<&str>, epoch: Option<&str>, user_id: Uuid) -> bool {
+    let (Some(record), Some(epoch)) = (record, epoch) else {
+        return false;
+    };
+    record
+        .split_once(' ')
+        .is_some_and(|(owner, recorded)| recorded == epoch && owner == user_id.to_string())
 }
 
 fn access_key(jti: Uuid) -> String {
@@ -90,10 +148,6 @@ fn used_refresh_key(digest: &str) -> String {
     format!("auth:refresh-used:{digest}")
 }
 
-fn user_sessions_key(user_id: Uuid) -> String {
-    format!("auth:user-sessions:{user_id}")
-}
-
 /// Refresh tokens carry 256 random bits, so a fast hash is enough: the point is that a copy
 /// of the store does not hand out usable tokens.
 fn digest(refresh_token: &str) -> String {
@@ -102,10 +156,15 @@ fn digest(refresh_token: &str) -> String {
 }
 
 impl TokenStore {
-    pub fn new(kv: Arc<dyn KeyValueStore>, refresh_lifetime: Duration) -> Self {
+    pub fn new(
+        kv: Arc<dyn KeyValueStore>,
+        refresh_lifetime: Duration,
+        max_sessions_per_user: usize,
+    ) -> Self {
         Self {
             kv,
             refresh_lifetime,
+            max_sessions_per_user: max_sessions_per_user.max(1),
         }
     }
 
@@ -113,34 +172,46 @@ impl TokenStore {
         self.refresh_lifetime
     }
 
-    /// Opens a session for a fresh login.
+    /// Opens a session for a fresh login; beyond the per-user cap, the user's least recently
+    /// used sessions are revoked.
     pub async fn start_session(&self, user_id: Uuid) -> Result<Session, StoreError> {
         let session = Session {
             user_id,
             session_id: Uuid::new_v4(),
         };
-        self.prune_dead_sessions(user_id).await?;
-        self.keep_session_alive(session).await?;
+        let keys = UserKeys::of(user_id);
+        let evicted = self
+            .kv
+            .open_session(
+                &keys.as_store_keys(),
+                &session.session_id.to_string(),
+                FreshCounters::random(),
+                self.refresh_lifetime,
+                self.max_sessions_per_user,
+            )
+            .await?;
+        if !evicted.is_empty() {
+            tracing::info!(
+                %user_id,
+                evicted = evicted.len(),
+                "session cap reached: least recently used sessions revoked"
+            );
+        }
         Ok(session)
     }
 
-    /// (Re)records the session and its place in the user's session index for another
-    /// refresh lifetime: a session lives as long as it is used.
+    /// Extends the session and the user's bookkeeping for another refresh lifetime: a session
+    /// lives as long as it is used. A revoked session stays revoked.
     async fn keep_session_alive(&self, session: Session) -> Result<(), StoreError> {
+        let keys = UserKeys::of(session.user_id);
         self.kv
-            .set_with_ttl(
-                &session_key(session.session_id),
-                &session.user_id.to_string(),
-                self.refresh_lifetime,
-            )
-            .await?;
-        self.kv
-            .set_add(
-                &user_sessions_key(session.user_id),
+            .renew_session(
+                &keys.as_store_keys(),
                 &session.session_id.to_string(),
                 self.refresh_lifetime,
             )
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Records an issued access token; only recorded tokens are accepted.
@@ -155,29 +226,55 @@ impl TokenStore {
             .await
     }
 
-    /// The session of an active access token: recorded, not revoked, session alive, and
-    /// issued to `user_id`.
+    /// The session of an active access token — recorded, issued to `user_id` for
+    /// `session_id`, session alive at the user's current epoch — and the user's cache version,
+    /// all read in one round trip.
     pub async fn active_access_token(
         &self,
         jti: Uuid,
         user_id: Uuid,
-    ) -> Result<Option<Session>, StoreError> {
-        let Some(value) = self.kv.get(&access_key(jti)).await? else {
-            return Ok(None);
+        session_id: Uuid,
+    ) -> Result<Option<ActiveAccess>, StoreError> {
+        let session = Session {
+            user_id,
+            session_id,
         };
-        let Some(session) = Session::decode(&value).filter(|s| s.user_id == user_id) else {
-            return Ok(None);
-        };
-        if self.session_alive(session).await? {
-            Ok(Some(session))
+        let keys = UserKeys::of(user_id);
+        let values = self
+            .kv
+            .get_many(&[
+                &access_key(jti),
+                &session_key(session_id),
+                &keys.epoch,
+                &keys.version,
+            ])
+            .await?;
+        let [access, record, epoch, version] =
+            <[Option<String>; 4]>::try_from(values).map_err(|_| {
+                StoreError::Command("MGET answered the wrong number of values".to_owned())
+            })?;
+        let issued_for_this_session = access.is_some_and(|access| access == session.encode());
+        if issued_for_this_session && record_alive(record.as_deref(), epoch.as_deref(), user_id) {
+            Ok(Some(ActiveAccess {
+                session,
+                cache_version: version,
+            }))
         } else {
             Ok(None)
         }
     }
 
     async fn session_alive(&self, session: Session) -> Result<bool, StoreError> {
-        let owner = self.kv.get(&session_key(session.session_id)).await?;
-        Ok(owner.is_some_and(|owner| owner == session.user_id.to_string()))
+        let keys = UserKeys::of(session.user_id);
+        let values = self
+            .kv
+            .get_many(&[&session_key(session.session_id), &keys.epoch])
+            .await?;
+        Ok(record_alive(
+            values.first().and_then(Option::as_deref),
+            values.get(1).and_then(Option::as_deref),
+            session.user_id,
+        ))
     }
 
     /// Creates the session's next refresh token and returns it (the only time it exists in
@@ -264,14 +361,10 @@ impl TokenStore {
 
     /// Ends one session: its access and refresh tokens stop working at once.
     pub async fn revoke_session(&self, session: Session) -> Result<(), StoreError> {
-        self.kv.delete(&session_key(session.session_id)).await?;
+        let keys = UserKeys::of(session.user_id);
         self.kv
-            .set_remove(
-                &user_sessions_key(session.user_id),
-                &session.session_id.to_string(),
-            )
-            .await?;
-        Ok(())
+            .close_session(&keys.as_store_keys(), &session.session_id.to_string())
+            .await
     }
 
     /// Ends one access token (logout also revokes its session).
@@ -280,56 +373,41 @@ impl TokenStore {
         Ok(())
     }
 
-    /// Ends every session of the user except `keep` (None: all of them).
+    /// Ends every session of the user except `keep` (None: all of them) in one step, whatever
+    /// their number, and invalidates the user's cached roles and status on every instance.
     pub async fn revoke_user_sessions(
         &self,
         user_id: Uuid,
         keep: Option<Uuid>,
-    ) -> Result<usize, StoreError> {
-        let mut revoked = 0;
-        for member in self.kv.set_members(&user_sessions_key(user_id)).await? {
-            let Ok(session_id) = member.parse::<Uuid>() else {
-                self.kv
-                    .set_remove(&user_sessions_key(user_id), &member)
-                    .await?;
-                continue;
-            };
-            if Some(session_id) == keep {
-                continue;
-            }
-            self.revoke_session(Session {
-                user_id,
-                session_id,
-            })
+    ) -> Result<(), StoreError> {
+        let keys = UserKeys::of(user_id);
+        let keep = keep.map(|session_id| session_id.to_string());
+        self.kv
+            .advance_epoch(
+                &keys.as_store_keys(),
+                keep.as_deref(),
+                self.refresh_lifetime,
+            )
             .await?;
-            revoked += 1;
-        }
-        Ok(revoked)
-    }
-
-    /// Number of live sessions of the user.
-    pub async fn active_sessions(&self, user_id: Uuid) -> Result<usize, StoreError> {
-        self.prune_dead_sessions(user_id).await?;
-        Ok(self
-            .kv
-            .set_members(&user_sessions_key(user_id))
-            .await?
-            .len())
-    }
-
-    /// Drops expired sessions from the user's index so it does not grow without bound.
-    async fn prune_dead_sessions(&self, user_id: Uuid) -> Result<(), StoreError> {
-        let key = user_sessions_key(user_id);
-        for member in self.kv.set_members(&key).await? {
-            let alive = match member.parse::<Uuid>() {
-                Ok(session_id) => self.kv.get(&session_key(session_id)).await?.is_some(),
-                Err(_) => false,
-            };
-            if !alive {
-                self.kv.set_remove(&key, &member).await?;
-            }
-        }
         Ok(())
+    }
+
+    /// Tells every instance that the user's roles or status changed: their cached copies stop
+    /// matching the user's cache version and are read again from the database.
+    pub async fn invalidate_cached_user(&self, user_id: Uuid) -> Result<(), StoreError> {
+        let keys = UserKeys::of(user_id);
+        self.kv
+            .increment_with_ttl(&keys.version, self.refresh_lifetime)
+            .await?;
+        Ok(())
+    }
+
+    /// Number of the user's sessions used within the refresh lifetime and not revoked.
+    pub async fn active_sessions(&self, user_id: Uuid) -> Result<usize, StoreError> {
+        let keys = UserKeys::of(user_id);
+        self.kv
+            .count_sessions(&keys.as_store_keys(), self.refresh_lifetime)
+            .await
     }
 }
 
@@ -339,7 +417,7 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn store() -> TokenStore {
-        TokenStore::new(Arc::new(MemoryStore::new()), Duration::from_secs(600))
+        TokenStore::new(Arc::new(MemoryStore::new()), Duration::from_secs(600), 3)
     }
 
     #[tokio::test]
@@ -369,7 +447,7 @@ mod tests {
         );
         assert_eq!(
             tokens
-                .active_access_token(jti, session.user_id)
+                .active_access_token(jti, session.user_id, session.session_id)
                 .await
                 .unwrap(),
             None
@@ -393,16 +471,25 @@ mod tests {
             .record_access_token(jti, session, Duration::from_secs(60))
             .await
             .unwrap();
+        let active = tokens
+            .active_access_token(jti, session.user_id, session.session_id)
+            .await
+            .unwrap()
+            .expect("the token is active");
+        assert_eq!(active.session, session);
+        assert!(active.cache_version.is_some());
         assert_eq!(
             tokens
-                .active_access_token(jti, session.user_id)
+                .active_access_token(jti, Uuid::new_v4(), session.session_id)
                 .await
                 .unwrap(),
-            Some(session)
+            None
         );
+        // Bound to its session too: another session of the same user does not make it valid.
+        let other = tokens.start_session(session.user_id).await.unwrap();
         assert_eq!(
             tokens
-                .active_access_token(jti, Uuid::new_v4())
+                .active_access_token(jti, session.user_id, other.session_id)
                 .await
                 .unwrap(),
             None
@@ -416,12 +503,56 @@ mod tests {
         let kept = tokens.start_session(user).await.unwrap();
         let other = tokens.start_session(user).await.unwrap();
         assert_eq!(tokens.active_sessions(user).await.unwrap(), 2);
-        let revoked = tokens
+        tokens
             .revoke_user_sessions(user, Some(kept.session_id))
             .await
             .unwrap();
-        assert_eq!(revoked, 1);
         assert!(tokens.session_alive(kept).await.unwrap());
         assert!(!tokens.session_alive(other).await.unwrap());
+        assert_eq!(tokens.active_sessions(user).await.unwrap(), 1);
+        tokens.revoke_user_sessions(user, None).await.unwrap();
+        assert!(!tokens.session_alive(kept).await.unwrap());
+        assert_eq!(tokens.active_sessions(user).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn beyond_the_cap_the_least_recently_used_session_is_evicted() {
+        let tokens = store();
+        let user = Uuid::new_v4();
+        let mut sessions = Vec::new();
+        for _ in 0..3 {
+            sessions.push(tokens.start_session(user).await.unwrap());
+            // Distinct last-use times (the index has millisecond resolution).
+            tokio::time::sleep(Duration::from_millis(3)).await;
+        }
+        // Using the oldest makes the second the least recently used.
+        tokens.keep_session_alive(sessions[0]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(3)).await;
+        let newest = tokens.start_session(user).await.unwrap();
+        assert!(tokens.session_alive(sessions[0]).await.unwrap());
+        assert!(!tokens.session_alive(sessions[1]).await.unwrap());
+        assert!(tokens.session_alive(sessions[2]).await.unwrap());
+        assert!(tokens.session_alive(newest).await.unwrap());
+        assert_eq!(tokens.active_sessions(user).await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_revoked_session_is_not_brought_back_by_renewal_or_a_later_revocation() {
+        let tokens = store();
+        let user = Uuid::new_v4();
+        let session = tokens.start_session(user).await.unwrap();
+        tokens.revoke_user_sessions(user, None).await.unwrap();
+        tokens.keep_session_alive(session).await.unwrap();
+        assert!(!tokens.session_alive(session).await.unwrap());
+        // Keeping a session that is already dead does not resurrect it.
+        tokens
+            .revoke_user_sessions(user, Some(session.session_id))
+            .await
+            .unwrap();
+        assert!(!tokens.session_alive(session).await.unwrap());
+        let closed = tokens.start_session(user).await.unwrap();
+        tokens.revoke_session(closed).await.unwrap();
+        tokens.keep_session_alive(closed).await.unwrap();
+        assert!(!tokens.session_alive(closed).await.unwrap());
     }
 }

@@ -1,17 +1,26 @@
-//! Redis implementation of [`KeyValueStore`] over a deadpool-redis pool. Multi-step operations
-//! run as Lua scripts so they stay atomic across every instance sharing the Redis.
+//! Redis implementation of [`KeyValueStore`] over multiplexed, auto-reconnecting connections
+//! (redis-rs `ConnectionManager`). Multi-step operations run as Lua scripts so they stay atomic
+//! across every instance sharing the Redis.
+//!
+//! Why not a pool (deadpool-redis): a pooled connection is recycled on every checkout with an
+//! `UNWATCH` + `PING` round trip, which doubled the Redis traffic of an authenticated request.
+//! A multiplexed connection needs no checkout: concurrent commands share it and are pipelined,
+//! and the manager reconnects on its own after a failure (commands fail fast meanwhile).
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_redis::redis::{self, AsyncCommands, Script};
-use deadpool_redis::{Connection, Pool, PoolConfig, Runtime, Timeouts};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
 
-use super::{KeyValueStore, StoreBackend, StoreError, checked_ttl_millis};
+use super::{
+    FreshCounters, KeyValueStore, StoreBackend, StoreError, UserSessionKeys, checked_ttl_millis,
+};
 
-/// How long a command may wait for a pooled connection or for a new one to be made. Short:
-/// a request should fail fast (503) rather than hang while Redis is unreachable.
-const POOL_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long connecting, or a command, may take before the store counts as unavailable.
+/// Short: a request should fail fast (503) rather than hang while Redis is unreachable.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// INCR, and start the window on the first increment (or if the key somehow lost its TTL).
 const INCREMENT_WITH_TTL: &str = r"
@@ -32,16 +41,110 @@ end
 return 1
 ";
 
+/// Shared by the session scripts: extend (never shorten) a key's lifetime; Redis' clock in ms.
+const SESSION_HELPERS: &str = r"
+local function extend(key, ttl)
+  if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
+end
+local function now_ms()
+  local time = redis.call('TIME')
+  return tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+end
+";
+
+/// KEYS: epoch, version, index. ARGV: record prefix, session id, owner, fresh epoch, fresh
+/// version, ttl ms, cap. Returns the evicted session ids.
+const OPEN_SESSION: &str = r"
+local ttl = tonumber(ARGV[6])
+redis.call('SET', KEYS[1], ARGV[4], 'NX', 'PX', ttl)
+redis.call('SET', KEYS[2], ARGV[5], 'NX', 'PX', ttl)
+extend(KEYS[1], ttl)
+extend(KEYS[2], ttl)
+local epoch = redis.call('GET', KEYS[1])
+redis.call('SET', ARGV[1] .. ARGV[2], ARGV[3] .. ' ' .. epoch, 'PX', ttl)
+local now = now_ms()
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - ttl)
+redis.call('ZADD', KEYS[3], now, ARGV[2])
+extend(KEYS[3], ttl)
+local excess = redis.call('ZCARD', KEYS[3]) - tonumber(ARGV[7])
+local evicted = {}
+if excess > 0 then
+  for _, member in ipairs(redis.call('ZRANGE', KEYS[3], 0, excess)) do
+    if #evicted < excess and member ~= ARGV[2] then
+      redis.call('ZREM', KEYS[3], member)
+      redis.call('DEL', ARGV[1] .. member)
+      evicted[#evicted + 1] = member
+    end
+  end
+end
+return evicted
+";
+
+/// KEYS: epoch, version, index. ARGV: record prefix, session id, ttl ms.
+const RENEW_SESSION: &str = r"
+if redis.call('PEXPIRE', ARGV[1] .. ARGV[2], ARGV[3]) == 0 then return 0 end
+redis.call('ZADD', KEYS[3], 'XX', now_ms(), ARGV[2])
+extend(KEYS[1], ARGV[3])
+extend(KEYS[2], ARGV[3])
+extend(KEYS[3], ARGV[3])
+return 1
+";
+
+/// KEYS: epoch, version, index. ARGV: record prefix, session id.
+const CLOSE_SESSION: &str = r"
+redis.call('DEL', ARGV[1] .. ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return 1
+";
+
+/// KEYS: epoch, version, index. ARGV: record prefix, kept session id or '', owner, ttl ms.
+const ADVANCE_EPOCH: &str = r"
+local epoch = redis.call('INCR', KEYS[1])
+extend(KEYS[1], ARGV[4])
+redis.call('INCR', KEYS[2])
+extend(KEYS[2], ARGV[4])
+redis.call('UNLINK', KEYS[3])
+if ARGV[2] ~= '' then
+  local record = ARGV[1] .. ARGV[2]
+  if redis.call('GET', record) == ARGV[3] .. ' ' .. tostring(epoch - 1) then
+    redis.call('SET', record, ARGV[3] .. ' ' .. tostring(epoch), 'KEEPTTL')
+    redis.call('ZADD', KEYS[3], now_ms(), ARGV[2])
+    redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  end
+end
+return epoch
+";
+
+/// KEYS: epoch, version, index. ARGV: record prefix (unused), ttl ms.
+const COUNT_SESSIONS: &str = r"
+return redis.call('ZCOUNT', KEYS[3], '(' .. (now_ms() - tonumber(ARGV[2])), '+inf')
+";
+
+fn session_script(body: &str) -> Script {
+    Script::new(&format!("{SESSION_HELPERS}{body}"))
+}
+
+struct Scripts {
+    increment: Script,
+    set_add: Script,
+    open_session: Script,
+    renew_session: Script,
+    close_session: Script,
+    advance_epoch: Script,
+    count_sessions: Script,
+}
+
 pub struct RedisStore {
-    pool: Pool,
+    /// Commands are spread round-robin over these (`REDIS_POOL_SIZE` of them).
+    connections: Vec<ConnectionManager>,
+    next: AtomicUsize,
     prefix: String,
-    increment_script: Script,
-    set_add_script: Script,
+    scripts: Scripts,
 }
 
 impl std::fmt::Debug for RedisStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The URL may hold a password: never print the pool's configuration.
+        // The URL may hold a password: never print the connection's configuration.
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
@@ -49,26 +152,36 @@ impl std::fmt::Debug for RedisStore {
 }
 
 impl RedisStore {
-    /// Creates the pool; no connection is made until the first command.
-    pub fn connect(url: &str, prefix: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let mut config = deadpool_redis::Config::from_url(url);
-        config.pool = Some(PoolConfig {
-            max_size: pool_size,
-            timeouts: Timeouts {
-                wait: Some(POOL_TIMEOUT),
-                create: Some(POOL_TIMEOUT),
-                recycle: Some(POOL_TIMEOUT),
-            },
-            ..PoolConfig::default()
-        });
-        let pool = config
-            .create_pool(Some(Runtime::Tokio1))
-            .map_err(|e| StoreError::Unavailable(format!("invalid REDIS_URL: {e}")))?;
+    /// Prepares `connections` multiplexed connections (at least one); none is made until the
+    /// first command, so the app starts (and reports "not ready") while Redis is down.
+    /// Must be called inside the Tokio runtime.
+    pub fn connect(url: &str, prefix: &str, connections: usize) -> Result<Self, StoreError> {
+        let invalid =
+            |e: redis::RedisError| StoreError::Unavailable(format!("invalid REDIS_URL: {e}"));
+        let client = redis::Client::open(url).map_err(invalid)?;
+        // One attempt per command while Redis is down: the request fails fast (503) and the
+        // next command tries again.
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(COMMAND_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(0);
+        let connections = (0..connections.max(1))
+            .map(|_| ConnectionManager::new_lazy_with_config(client.clone(), config.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
         Ok(RedisStore {
-            pool,
+            connections,
+            next: AtomicUsize::new(0),
             prefix: prefix.to_owned(),
-            increment_script: Script::new(INCREMENT_WITH_TTL),
-            set_add_script: Script::new(SET_ADD_WITH_TTL),
+            scripts: Scripts {
+                increment: Script::new(INCREMENT_WITH_TTL),
+                set_add: Script::new(SET_ADD_WITH_TTL),
+                open_session: session_script(OPEN_SESSION),
+                renew_session: session_script(RENEW_SESSION),
+                close_session: session_script(CLOSE_SESSION),
+                advance_epoch: session_script(ADVANCE_EPOCH),
+                count_sessions: session_script(COUNT_SESSIONS),
+            },
         })
     }
 
@@ -76,11 +189,32 @@ impl RedisStore {
         format!("{}{}", self.prefix, key)
     }
 
-    async fn connection(&self) -> Result<Connection, StoreError> {
-        self.pool
-            .get()
+    async fn connection(&self) -> Result<ConnectionManager, StoreError> {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.connections.len();
+        Ok(self.connections[index].clone())
+    }
+
+    /// Invokes a session script with the user's epoch, version and index keys.
+    async fn session_call<T: redis::FromRedisValue>(
+        &self,
+        script: &Script,
+        user: &UserSessionKeys<'_>,
+        args: &[&str],
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection().await?;
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.key(user.epoch))
+            .key(self.key(user.version))
+            .key(self.key(user.index))
+            .arg(self.key(user.record_prefix));
+        for arg in args {
+            invocation.arg(*arg);
+        }
+        invocation
+            .invoke_async(&mut connection)
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| command_error(user.index, e))
     }
 }
 
@@ -182,7 +316,8 @@ impl KeyValueStore for RedisStore {
     async fn increment_with_ttl(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
         let millis = checked_ttl_millis(window)?;
         let mut connection = self.connection().await?;
-        self.increment_script
+        self.scripts
+            .increment
             .key(self.key(key))
             .arg(millis)
             .invoke_async(&mut connection)
@@ -194,7 +329,8 @@ impl KeyValueStore for RedisStore {
         let millis = checked_ttl_millis(ttl)?;
         let mut connection = self.connection().await?;
         let _: i64 = self
-            .set_add_script
+            .scripts
+            .set_add
             .key(self.key(key))
             .arg(member)
             .arg(millis)
@@ -219,5 +355,90 @@ impl KeyValueStore for RedisStore {
             .await
             .map_err(|e| command_error(key, e))?;
         Ok(removed > 0)
+    }
+
+    async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
+        let mut connection = self.connection().await?;
+        let mut command = redis::cmd("MGET");
+        for key in keys {
+            command.arg(self.key(key));
+        }
+        command
+            .query_async(&mut connection)
+            .await
+            .map_err(|e| command_error(keys.first().copied().unwrap_or_default(), e))
+    }
+
+    async fn open_session(
+        &self,
+        user: &UserSessionKeys<'_>,
+        session_id: &str,
+        fresh: FreshCounters,
+        ttl: Duration,
+        cap: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let millis = checked_ttl_millis(ttl)?.to_string();
+        self.session_call(
+            &self.scripts.open_session,
+            user,
+            &[
+                session_id,
+                user.owner,
+                &fresh.epoch.to_string(),
+                &fresh.version.to_string(),
+                &millis,
+                &cap.max(1).to_string(),
+            ],
+        )
+        .await
+    }
+
+    async fn renew_session(
+        &self,
+        user: &UserSessionKeys<'_>,
+        session_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let millis = checked_ttl_millis(ttl)?.to_string();
+        let renewed: i64 = self
+            .session_call(&self.scripts.renew_session, user, &[session_id, &millis])
+            .await?;
+        Ok(renewed == 1)
+    }
+
+    async fn close_session(
+        &self,
+        user: &UserSessionKeys<'_>,
+        session_id: &str,
+    ) -> Result<(), StoreError> {
+        let _: i64 = self
+            .session_call(&self.scripts.close_session, user, &[session_id])
+            .await?;
+        Ok(())
+    }
+
+    async fn advance_epoch(
+        &self,
+        user: &UserSessionKeys<'_>,
+        keep: Option<&str>,
+        ttl: Duration,
+    ) -> Result<u64, StoreError> {
+        let millis = checked_ttl_millis(ttl)?.to_string();
+        self.session_call(
+            &self.scripts.advance_epoch,
+            user,
+            &[keep.unwrap_or_default(), user.owner, &millis],
+        )
+        .await
+    }
+
+    async fn count_sessions(
+        &self,
+        user: &UserSessionKeys<'_>,
+        ttl: Duration,
+    ) -> Result<usize, StoreError> {
+        let millis = checked_ttl_millis(ttl)?.to_string();
+        self.session_call(&self.scripts.count_sessions, user, &[&millis])
+            .await
     }
 }
