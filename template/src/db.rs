@@ -67,7 +67,9 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, Database
     options
         .max_connections(settings.database_max_connections)
         .connect_timeout(CONNECT_TIMEOUT)
-        .acquire_timeout(CONNECT_TIMEOUT)
+        // sea-orm passes both to the pool's acquire timeout; this one wins. A request waits
+        // this long for a connection, then answers 503 + Retry-After.
+        .acquire_timeout(settings.database_acquire_timeout())
         // Statements are traced by our own spans; sqlx's per-query INFO lines would drown the
         // request logs.
         .sqlx_logging(false);
