@@ -94,7 +94,7 @@ run() {
   if "$st" --config-file "$repo/ci/schemathesis.toml" --no-color run "$base/api/v1/openapi.json" \
       --url "$base" --checks all --workers 1 --max-examples "$examples" --warnings off \
       "$@" >"$work/run.log" 2>&1; then
-    tail -n 3 "$work/run.log"
+    grep -E 'generated|^Seed|No issues' "$work/run.log" || true
   else
     cat "$work/run.log"
     status=1

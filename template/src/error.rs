@@ -241,7 +241,7 @@ impl AppError {
             | AppError::UnsupportedMediaType(detail)
             | AppError::Conflict(detail) => problem.with_detail(detail.clone()),
             AppError::Validation(errors) => problem
-                .with_detail("the request body is well-formed but some fields are invalid")
+                .with_detail("some fields of the request are invalid")
                 .with_errors(errors.clone()),
             AppError::PayloadTooLarge => {
                 problem.with_detail("the request body exceeds the configured limit")

@@ -148,6 +148,10 @@ fn complete_operation(operation: &mut Map<String, Value>, rate_limited: bool) {
         }
         None => false,
     };
+    let has_parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .is_some_and(|parameters| !parameters.is_empty());
     let responses = operation
         .entry("responses")
         .or_insert_with(|| Value::Object(Map::new()));
@@ -167,6 +171,9 @@ fn complete_operation(operation: &mut Map<String, Value>, rate_limited: bool) {
         add("413", "Request body too large", false);
         add("415", "Not `Content-Type: application/json`", false);
         add("422", "A field is missing or invalid", false);
+    }
+    if has_parameters {
+        add("422", "A path or query parameter is invalid", false);
     }
     if access != "public" {
         add("401", "No valid access token", false);
