@@ -93,6 +93,12 @@ variant() {
     cargo clippy --manifest-path "$project/Cargo.toml" --workspace --all-targets --locked -- -D warnings
   step "[$label] cargo test" env CARGO_TARGET_DIR="$shared_target" \
     cargo test --manifest-path "$project/Cargo.toml" --workspace --locked
+  # The contract once, on the default variant (the toggles do not change the API): about
+  # 3.5 minutes on 2 cores, most of it schemathesis; its first run also installs it (~1 min).
+  if [ "$label" = defaults ]; then
+    step "[$label] schemathesis --checks all: anonymous, user, admin" \
+      env CARGO_TARGET_DIR="$shared_target" bash ci/schemathesis.sh "$project"
+  fi
 }
 
 # Defaults currently equal "every toggle on" (both toggles default to true);

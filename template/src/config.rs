@@ -192,6 +192,24 @@ pub struct Settings {
     /// A cached user is read again from the database after this many seconds even if nothing
     /// announced a change (a backstop for edits made directly in SQL).
     pub user_cache_max_age_secs: u64,
+    // --- Load and fault limits -------------------------------------------------------------
+    /// Password hashes/verifications running at once (each holds ARGON2_MEMORY_KIB of RAM);
+    /// 0: one per CPU core.
+    pub password_hash_max_concurrent: usize,
+    /// How long a login waits for a hashing slot before it is answered 503 + `Retry-After`.
+    pub password_hash_queue_timeout_ms: u64,
+    /// How long a request waits for a database connection (pool full or database down)
+    /// before it is answered 503 + `Retry-After`.
+    pub database_acquire_timeout_ms: u64,
+    /// A client must send a complete request head within this many seconds of starting it
+    /// (and a new connection must start one within this time).
+    pub http_header_read_timeout_secs: u64,
+    /// An idle keep-alive connection (no request in flight) is closed after this many seconds;
+    /// keep it above the idle timeout of a reverse proxy that pools connections to the app.
+    pub http_keep_alive_timeout_secs: u64,
+    /// Most client connections open at once; more wait in the listen backlog. Keep it below
+    /// the process's open-file limit (`ulimit -n`) minus the pools.
+    pub http_max_connections: usize,
 }
 
 /// `SameSite` attribute of the refresh-token cookie.
@@ -264,6 +282,12 @@ impl Default for Settings {
             max_sessions_per_user: 20,
             user_cache_capacity: 0,
             user_cache_max_age_secs: 60,
+            password_hash_max_concurrent: 0,
+            password_hash_queue_timeout_ms: 2_000,
+            database_acquire_timeout_ms: 3_000,
+            http_header_read_timeout_secs: 10,
+            http_keep_alive_timeout_secs: 75,
+            http_max_connections: 768,
         }
     }
 }
@@ -429,12 +453,34 @@ impl Settings {
         }
         self.storage_target().map_err(ConfigError::Invalid)?;
         self.validate_auth()?;
+        self.validate_limits()?;
         Ok(self)
     }
 
     /// Where object storage points (`STORAGE_URL`, else `DATA_DIR/storage`).
     pub fn storage_target(&self) -> Result<crate::storage::StorageTarget, String> {
         crate::storage::StorageTarget::parse(self.storage_url.as_deref(), &self.data_dir)
+    }
+
+    /// The load and fault limits: a zero would refuse every request or disable a limit.
+    fn validate_limits(&self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
+        if self.password_hash_queue_timeout_ms == 0 || self.database_acquire_timeout_ms == 0 {
+            return invalid(
+                "PASSWORD_HASH_QUEUE_TIMEOUT_MS and DATABASE_ACQUIRE_TIMEOUT_MS must be greater \
+                 than 0",
+            );
+        }
+        if self.http_header_read_timeout_secs == 0
+            || self.http_keep_alive_timeout_secs == 0
+            || self.http_max_connections == 0
+        {
+            return invalid(
+                "HTTP_HEADER_READ_TIMEOUT_SECS, HTTP_KEEP_ALIVE_TIMEOUT_SECS and \
+                 HTTP_MAX_CONNECTIONS must be greater than 0",
+            );
+        }
+        Ok(())
     }
 
     /// The auth settings that can never work, whatever the environment.
@@ -531,7 +577,21 @@ impl Settings {
             memory_kib: self.argon2_memory_kib,
             iterations: self.argon2_iterations,
             parallelism: self.argon2_parallelism,
+            max_concurrent: self.password_hash_max_concurrent,
+            queue_timeout: Duration::from_millis(self.password_hash_queue_timeout_ms),
         }
+    }
+
+    pub fn database_acquire_timeout(&self) -> Duration {
+        Duration::from_millis(self.database_acquire_timeout_ms)
+    }
+
+    pub fn http_header_read_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_header_read_timeout_secs)
+    }
+
+    pub fn http_keep_alive_timeout(&self) -> Duration {
+        Duration::from_secs(self.http_keep_alive_timeout_secs)
     }
 
     pub fn login_limits(&self) -> crate::auth::login_throttle::LoginLimits {

@@ -69,11 +69,13 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, Database
     options
         .max_connections(settings.database_max_connections)
         .connect_timeout(CONNECT_TIMEOUT)
-        .acquire_timeout(CONNECT_TIMEOUT)
         // sqlx pings a connection on every acquire by default: a round trip per query. Only
         // a connection idle long enough to have been dropped by the server or a proxy is
         // checked; a busy one goes straight to work.
         .test_before_acquire_if_idle_for(POOL_IDLE_PING_AFTER)
+        // sea-orm passes both to the pool's acquire timeout; this one wins. A request waits
+        // this long for a connection, then answers 503 + Retry-After.
+        .acquire_timeout(settings.database_acquire_timeout())
         // Statements are traced by our own spans; sqlx's per-query INFO lines would drown the
         // request logs.
         .sqlx_logging(false);

@@ -92,6 +92,72 @@ impl IntoResponse for Problem {
     }
 }
 
+/// A backing service a request needed and could not use right now. The client gets 503, a
+/// `Retry-After` and the dependency's name (`dependency` in the problem body); nothing more.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependency {
+    Database,
+    KeyValueStore,
+    /// Every password hashing slot stayed busy for the queue timeout (a burst of logins).
+    PasswordHashing,
+}
+
+impl Dependency {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dependency::Database => "database",
+            Dependency::KeyValueStore => "key-value store",
+            Dependency::PasswordHashing => "password hashing",
+        }
+    }
+
+    /// A reconnect takes seconds; a hashing slot frees up in milliseconds.
+    pub fn retry_after_secs(self) -> u64 {
+        match self {
+            Dependency::Database | Dependency::KeyValueStore => 5,
+            Dependency::PasswordHashing => 1,
+        }
+    }
+}
+
+/// `Retry-After` of a 503 that names no dependency (request timeout, shutdown…).
+pub const DEFAULT_RETRY_AFTER_SECS: u64 = 5;
+
+/// Whether a database error means "the database cannot be reached now" (pool exhausted,
+/// connection refused or lost, database missing) rather than a bad query: the former is a 503
+/// the client may retry, the latter a bug (500).
+pub fn database_unavailable(error: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    let runtime = match error {
+        DbErr::ConnectionAcquire(_) => return true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => runtime,
+        _ => return false,
+    };
+    match runtime {
+        RuntimeErr::SqlxError(sqlx_error) => sqlx_unavailable(sqlx_error),
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(error: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match error {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed
+        | Error::Protocol(_) => true,
+        // SQLSTATE classes 08 (connection exception) and 57P (operator intervention: admin
+        // shutdown, crash shutdown, cannot connect now, database dropped), 3D000 (the database
+        // does not exist: renamed or dropped under us).
+        Error::Database(database) => database.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "3D000"
+        }),
+        _ => false,
+    }
+}
+
 /// Errors a handler can return. Each variant maps to one status; internal details are logged,
 /// never sent.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +182,8 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: Option<u64> },
     #[error("service unavailable: {0}")]
     ServiceUnavailable(String),
+    #[error("{} unavailable", .0.name())]
+    Unavailable(Dependency),
     #[error("database error: {0}")]
     Database(#[from] sea_orm::DbErr),
     #[error("store error: {0}")]
@@ -125,7 +193,20 @@ pub enum AppError {
 }
 
 impl AppError {
+    /// The dependency whose outage this error is, if it is one.
+    pub fn unavailable_dependency(&self) -> Option<Dependency> {
+        match self {
+            AppError::Unavailable(dependency) => Some(*dependency),
+            AppError::Store(_) => Some(Dependency::KeyValueStore),
+            AppError::Database(error) if database_unavailable(error) => Some(Dependency::Database),
+            _ => None,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
+        if self.unavailable_dependency().is_some() {
+            return StatusCode::SERVICE_UNAVAILABLE;
+        }
         match self {
             AppError::MalformedBody(_) => StatusCode::BAD_REQUEST,
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -136,7 +217,9 @@ impl AppError {
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Forbidden => StatusCode::FORBIDDEN,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::ServiceUnavailable(_) | AppError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::ServiceUnavailable(_) | AppError::Store(_) | AppError::Unavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             AppError::Database(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -145,18 +228,25 @@ impl AppError {
     /// reveal nothing about the server.
     pub fn to_problem(&self) -> Problem {
         let problem = Problem::new(self.status());
+        if let Some(dependency) = self.unavailable_dependency() {
+            return problem
+                .with_detail(format!(
+                    "the {} is unavailable; retry later",
+                    dependency.name()
+                ))
+                .with_extension("dependency", serde_json::Value::from(dependency.name()));
+        }
         match self {
             AppError::MalformedBody(detail)
             | AppError::UnsupportedMediaType(detail)
             | AppError::Conflict(detail) => problem.with_detail(detail.clone()),
             AppError::Validation(errors) => problem
-                .with_detail("the request body is well-formed but some fields are invalid")
+                .with_detail("some fields of the request are invalid")
                 .with_errors(errors.clone()),
             AppError::PayloadTooLarge => {
                 problem.with_detail("the request body exceeds the configured limit")
             }
             AppError::ServiceUnavailable(detail) => problem.with_detail(detail.clone()),
-            AppError::Store(_) => problem.with_detail("a backing service is unavailable"),
             _ => problem,
         }
     }
@@ -164,16 +254,25 @@ impl AppError {
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        match &self {
-            AppError::Database(_) | AppError::Internal(_) | AppError::Store(_) => {
+        let dependency = self.unavailable_dependency();
+        match (&self, dependency) {
+            (_, Some(Dependency::PasswordHashing)) => {
+                tracing::warn!(error = %self, "request shed");
+            }
+            (_, Some(_)) => tracing::error!(error = %self, "dependency unavailable"),
+            (AppError::Database(_) | AppError::Internal(_), None) => {
                 tracing::error!(error = %self, "request failed");
             }
             _ => tracing::debug!(error = %self, "request rejected"),
         }
         let mut response = self.to_problem().into_response();
-        if let AppError::TooManyRequests {
-            retry_after_secs: Some(secs),
-        } = self
+        let retry_after = match (&self, dependency) {
+            (_, Some(dependency)) => Some(dependency.retry_after_secs()),
+            (AppError::ServiceUnavailable(_), None) => Some(DEFAULT_RETRY_AFTER_SECS),
+            (AppError::TooManyRequests { retry_after_secs }, None) => *retry_after_secs,
+            _ => None,
+        };
+        if let Some(secs) = retry_after
             && let Ok(value) = HeaderValue::from_str(&secs.to_string())
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);

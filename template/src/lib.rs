@@ -7,6 +7,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod entities;
 pub mod error;

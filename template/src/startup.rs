@@ -22,6 +22,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::auth::{AuthServices, AuthSetupError};
 use crate::config::{ConfigError, Settings};
+use crate::connections::{self, ConnectionLimits};
 use crate::db::{self, DatabaseError};
 use crate::error::Problem;
 use crate::guard::{self, Violation};
@@ -160,12 +161,13 @@ impl Application {
         let grace = self.state.settings.shutdown_grace();
         let draining = Arc::new(Notify::new());
         let draining_started = draining.clone();
-        let server = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let settings = &self.state.settings;
+        let limits = ConnectionLimits {
+            header_read_timeout: settings.http_header_read_timeout(),
+            keep_alive_timeout: settings.http_keep_alive_timeout(),
+            max_connections: u32::try_from(settings.http_max_connections).unwrap_or(u32::MAX),
+        };
+        let server = connections::serve(self.listener, self.router, limits, async move {
             signal.await;
             tracing::info!(
                 grace_secs = grace.as_secs(),
@@ -206,7 +208,7 @@ pub fn build_router(
 
     let mut router = routes.merge(extra_routes);
     if settings.api_docs_enabled() {
-        router = router.merge(openapi::docs_routes(&settings.api_prefix, document));
+        router = router.merge(openapi::docs_routes(&settings, document));
     }
 
     let cors = cors::layer(&settings)?;

@@ -31,6 +31,9 @@ use crate::state::AppState;
 
 const MAX_PER_PAGE: u64 = 100;
 const DEFAULT_PER_PAGE: u64 = 20;
+/// Far beyond any real table, and small enough that `(page - 1) * per_page` always fits the
+/// database's signed 64-bit OFFSET.
+const MAX_PAGE: u64 = 1_000_000_000;
 
 pub fn routes() -> DeclaredRoutes {
     DeclaredRoutes::new()
@@ -83,17 +86,29 @@ pub struct UserPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListUsersQuery {
-    /// Page number, from 1.
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<u64>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct SetRolesRequest {
     /// The complete list of roles the user should have (replaces the current ones).
-    #[schema(example = json!(["user", "admin"]))]
+    #[schema(example = json!(["user", "admin"]), value_type = Vec<SeededRole>)]
     pub roles: Vec<String>,
+}
+
+/// The roles of the seeded policy. A project that adds roles to its policy lists them here
+/// too: the API accepts exactly the roles the policy knows.
+#[derive(ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the accepted values; requests carry them as strings
+pub enum SeededRole {
+    User,
+    Admin,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,8 +178,8 @@ async fn list_users(
     let Query(query) = query.map_err(|rejection| invalid("query", rejection.body_text()))?;
     let page = query.page.unwrap_or(1);
     let per_page = query.per_page.unwrap_or(DEFAULT_PER_PAGE);
-    if page == 0 {
-        return Err(invalid("page", "must be at least 1"));
+    if page == 0 || page > MAX_PAGE {
+        return Err(invalid("page", format!("must be between 1 and {MAX_PAGE}")));
     }
     if per_page == 0 || per_page > MAX_PER_PAGE {
         return Err(invalid(
@@ -177,6 +192,7 @@ async fn list_users(
         .order_by_asc(users::Column::Id)
         .paginate(&state.db, per_page);
     let total = paginator.num_items().await?;
+    // Both bounds above keep this product far from u64 and i64 overflow.
     let rows = paginator.fetch_page(page - 1).await?;
     let ids: Vec<Uuid> = rows.iter().map(|user| user.id).collect();
     let mut roles = roles_by_user(&state, &ids).await?;
@@ -244,11 +260,7 @@ async fn set_user_roles(
 ) -> Result<Json<UserView>, AuthError> {
     let id = user_id(path)?;
     let known = state.auth.authorizer.known_roles().await;
-    let roles: BTreeSet<String> = request
-        .roles
-        .iter()
-        .map(|role| role.trim().to_owned())
-        .collect();
+    let roles: BTreeSet<String> = request.roles.iter().cloned().collect();
     if let Some(unknown) = roles.iter().find(|role| !known.contains(*role)) {
         let known: Vec<&str> = known.iter().map(String::as_str).collect();
         return Err(invalid(

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use crate::auth::jwt::SigningError;
 use crate::auth::password::{PasswordHashError, PasswordPolicyViolation};
 use crate::auth::rbac::RbacError;
-use crate::error::{AppError, FieldError, Problem};
+use crate::error::{AppError, Dependency, FieldError, Problem};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,12 @@ impl From<sea_orm::DbErr> for AuthError {
 
 impl From<PasswordHashError> for AuthError {
     fn from(error: PasswordHashError) -> Self {
-        AuthError::App(AppError::Internal(error.to_string()))
+        match error {
+            PasswordHashError::Busy => {
+                AuthError::App(AppError::Unavailable(Dependency::PasswordHashing))
+            }
+            error => AuthError::App(AppError::Internal(error.to_string())),
+        }
     }
 }
 

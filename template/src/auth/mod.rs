@@ -129,6 +129,9 @@ impl AuthServices {
     }
 }
 
+/// Longest email address (RFC 5321's path limit minus the angle brackets), in bytes.
+pub const MAX_EMAIL_LENGTH: usize = 254;
+
 /// Trims and lower-cases an email address, or says why it is not one.
 pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
     use validator::ValidateEmail as _;
@@ -136,8 +139,11 @@ pub fn normalize_email(raw: &str) -> Result<String, &'static str> {
     if email.is_empty() {
         return Err("must not be empty");
     }
-    if email.len() > 254 {
+    if email.len() > MAX_EMAIL_LENGTH {
         return Err("must be at most 254 characters long");
+    }
+    if email.chars().any(char::is_control) {
+        return Err("must not contain control characters");
     }
     if !email.validate_email() {
         return Err("must be an email address");
@@ -166,5 +172,7 @@ mod tests {
         assert!(normalize_email("not-an-email").is_err());
         assert!(normalize_email("").is_err());
         assert!(normalize_email(&format!("{}@example.com", "a".repeat(250))).is_err());
+        assert!(normalize_email("ana\u{0}@example.com").is_err());
+        assert!(normalize_email("ana@exa\u{7}mple.com").is_err());
     }
 }

@@ -2,10 +2,12 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, LazyLock};
+use std::time::Duration;
 
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use serde::Deserialize;
+use tokio::sync::Semaphore;
 
 /// Argon2id cost. The defaults are OWASP's minimum recommendation (19 MiB, 2 passes, 1 lane).
 #[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
@@ -14,6 +16,10 @@ pub struct Argon2Settings {
     pub memory_kib: u32,
     pub iterations: u32,
     pub parallelism: u32,
+    /// Hashes and verifications running at once; 0 means one per CPU core.
+    pub max_concurrent: usize,
+    /// How long a request waits for a free slot before it is answered 503.
+    pub queue_timeout: Duration,
 }
 
 impl Default for Argon2Settings {
@@ -22,6 +28,18 @@ impl Default for Argon2Settings {
             memory_kib: OWASP_MIN_MEMORY_KIB,
             iterations: OWASP_MIN_ITERATIONS,
             parallelism: 1,
+            max_concurrent: 0,
+            queue_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Argon2Settings {
+    /// The number of concurrent runs `max_concurrent` resolves to (at least 1).
+    pub fn concurrency(&self) -> usize {
+        match self.max_concurrent {
+            0 => std::thread::available_parallelism().map_or(1, usize::from),
+            n => n,
         }
     }
 }
@@ -37,13 +55,21 @@ pub enum PasswordHashError {
     Hashing(String),
     #[error("the password hashing task did not complete: {0}")]
     Task(#[from] tokio::task::JoinError),
+    /// Every slot stayed taken for the whole queue timeout: the server is saturated.
+    #[error("every password hashing slot is busy")]
+    Busy,
 }
 
 /// Hashes and verifies passwords on the blocking pool: one argon2id run takes tens of
 /// milliseconds of CPU, which would stall every other request sharing the async worker.
+///
+/// Each run also holds `memory_kib` of RAM, so runs are bounded by a semaphore: a burst of
+/// logins queues (for `queue_timeout` at most, then 503) instead of multiplying the memory.
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
+    slots: Arc<Semaphore>,
+    queue_timeout: Duration,
     /// Hash of a random password with the same parameters, verified when the account does not
     /// exist so that an unknown email costs exactly what a wrong password costs.
     dummy_hash: Arc<str>,
@@ -74,8 +100,29 @@ impl PasswordHasher {
         };
         Ok(Self {
             params,
+            slots: Arc::new(Semaphore::new(settings.concurrency())),
+            queue_timeout: settings.queue_timeout,
             dummy_hash: dummy_hash.into(),
         })
+    }
+
+    /// Runs `job` on the blocking pool once a slot is free. The slot is released when the job
+    /// ends, even if the request that asked for it was dropped meanwhile.
+    async fn run_bounded<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, PasswordHashError> {
+        let slot = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| PasswordHashError::Busy)?
+            .map_err(|_| PasswordHashError::Busy)?;
+        let output = tokio::task::spawn_blocking(move || {
+            let output = job();
+            drop(slot);
+            output
+        })
+        .await?;
+        Ok(output)
     }
 
     pub fn params(&self) -> &Params {
@@ -85,7 +132,8 @@ impl PasswordHasher {
     /// Returns a PHC string (`$argon2id$v=19$m=…`) with a fresh random salt.
     pub async fn hash(&self, password: String) -> Result<String, PasswordHashError> {
         let params = self.params.clone();
-        tokio::task::spawn_blocking(move || hash_blocking(&params, password.as_bytes())).await?
+        self.run_bounded(move || hash_blocking(&params, password.as_bytes()))
+            .await?
     }
 
     /// Verifies `password` against `stored_hash`; with `None` (unknown account) it verifies
@@ -97,13 +145,15 @@ impl PasswordHasher {
     ) -> Result<bool, PasswordHashError> {
         let account_exists = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.to_string());
-        let matches = tokio::task::spawn_blocking(move || {
-            // The PHC string carries its own parameters; the instance's only matter for hashing.
-            argon2_instance(&Params::DEFAULT)
-                .verify_password(password.as_bytes(), hash.as_str())
-                .is_ok()
-        })
-        .await?;
+        let matches = self
+            .run_bounded(move || {
+                // The PHC string carries its own parameters; the instance's only matter for
+                // hashing.
+                argon2_instance(&Params::DEFAULT)
+                    .verify_password(password.as_bytes(), hash.as_str())
+                    .is_ok()
+            })
+            .await?;
         Ok(matches && account_exists)
     }
 }
@@ -308,6 +358,42 @@ mod tests {
                 .await
                 .expect("verification runs")
         );
+    }
+
+    #[tokio::test]
+    async fn a_saturated_hasher_answers_busy_after_its_queue_timeout() {
+        let settings = Argon2Settings {
+            max_concurrent: 1,
+            queue_timeout: Duration::from_millis(1),
+            ..Argon2Settings::default()
+        };
+        let hasher = PasswordHasher::new(&settings)
+            .await
+            .expect("default parameters are valid");
+        let held = hasher.slots.clone().acquire_owned().await.expect("open");
+        let refused = hasher.hash("violet-harbour-tractor-87".to_owned()).await;
+        assert!(
+            matches!(refused, Err(PasswordHashError::Busy)),
+            "{refused:?}"
+        );
+        drop(held);
+        assert!(
+            hasher
+                .hash("violet-harbour-tractor-87".to_owned())
+                .await
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn zero_concurrency_means_one_slot_per_core() {
+        let settings = Argon2Settings::default();
+        assert!(settings.concurrency() >= 1);
+        let fixed = Argon2Settings {
+            max_concurrent: 3,
+            ..Argon2Settings::default()
+        };
+        assert_eq!(fixed.concurrency(), 3);
     }
 
     #[tokio::test]

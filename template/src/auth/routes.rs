@@ -291,7 +291,10 @@ async fn login(
     ValidatedJson(credentials): ValidatedJson<Credentials>,
 ) -> Result<(CookieJar, Json<TokenResponse>), AuthError> {
     let auth = &state.auth;
-    let email = credentials.email.trim().to_lowercase();
+    // No account can have a malformed email (register validates it): refuse it before it
+    // reaches the throttle keys or the database, which rejects NUL bytes with an error.
+    let email =
+        normalize_email(&credentials.email).map_err(|message| invalid_field("email", message))?;
     if let Err(throttled) = auth.login_throttle.register_attempt(ip, &email).await? {
         tracing::warn!(%ip, "login throttled");
         return Err(AuthError::Throttled {
