@@ -12,16 +12,20 @@
 //! - `routes` / `admin`: the HTTP endpoints. `init`: the `auth init` command.
 
 pub mod access;
+pub mod account_error;
 pub mod admin;
 pub mod error;
 pub mod extractor;
 pub mod init;
 pub mod jwt;
 pub mod login_throttle;
+pub mod mail_tokens;
 pub mod password;
 pub mod rbac;
+pub mod reset;
 pub mod routes;
 pub mod token_store;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -74,6 +78,9 @@ pub struct AuthServices {
     pub login_throttle: LoginThrottle,
     pub trusted_proxies: TrustedProxies,
     pub refresh_cookie: RefreshCookie,
+    /// Outgoing mail and the single-use tokens of mail links (verification, reset).
+    pub mail: crate::mail::MailOutbox,
+    pub mail_tokens: self::mail_tokens::MailTokens,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +91,8 @@ pub enum AuthSetupError {
     Policy(#[from] RbacError),
     #[error("TRUSTED_PROXIES: {0}")]
     TrustedProxies(#[from] crate::middleware::client_ip::InvalidProxyRange),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailError),
 }
 
 impl AuthServices {
@@ -105,7 +114,9 @@ impl AuthServices {
             passwords: PasswordHasher::new(&settings.argon2_settings()).await?,
             password_policy: settings.password_policy(),
             authorizer: Authorizer::new(db).await?,
-            login_throttle: LoginThrottle::new(kv, settings.login_limits()),
+            login_throttle: LoginThrottle::new(kv.clone(), settings.login_limits()),
+            mail: crate::mail::outbox_from_settings(settings)?,
+            mail_tokens: self::mail_tokens::MailTokens::new(kv),
             trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             refresh_cookie: RefreshCookie {
                 name: "refresh_token",

@@ -253,6 +253,11 @@ mod tests {
             "postgres://a:b@db/app".to_owned(),
         );
         environment.insert("REDIS_URL".to_owned(), "redis://redis:6379".to_owned());
+        environment.insert("SMTP_HOST".to_owned(), "smtp.example.com".to_owned());
+        environment.insert(
+            "PUBLIC_URL".to_owned(),
+            "https://app.example.com".to_owned(),
+        );
         for setting in SECRET_SETTINGS {
             environment.insert(setting.name.to_owned(), generate_secret().unwrap());
         }

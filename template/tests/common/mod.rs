@@ -134,6 +134,12 @@ pub fn test_settings(database_url: &str) -> Settings {
         redis_key_prefix: unique_redis_prefix(),
         // A folder outside the project, so tests that switch to prod pass the guard too.
         storage_url: Some(format!("file://{}", test_storage_folder().display())),
+        // Mail goes to a relay on this host that is not there (sending fails quietly in the
+        // background); tests about mail start a real SMTP server (tests/mail_support).
+        smtp_host: Some("127.0.0.1".to_owned()),
+        smtp_port: Some(closed_port()),
+        smtp_tls: {{crate_name}}::mail::SmtpTls::None,
+        public_url: "https://app.example.com".to_owned(),
         // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
         log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         ..Settings::default()
