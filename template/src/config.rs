@@ -24,6 +24,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 /// else by the production guard.
 pub const DEV_JWT_SECRET: &str = "dev-insecure-jwt-secret-do-not-use-outside-dev";
 
+/// The TOTP-secret encryption key used when none is configured: dev only, like the JWT one.
+pub const DEV_MFA_ENCRYPTION_KEY: &str = "dev-insecure-mfa-key-do-not-use-outside-dev";
+
 /// Most clock skew tolerated on access-token expiry.
 pub const MAX_JWT_LEEWAY_SECS: u64 = 30;
 
@@ -221,6 +224,10 @@ pub struct Settings {
     pub password_reset: bool,
     /// Lifetime of a reset link, in seconds (at most 3600).
     pub password_reset_ttl_secs: u64,
+    /// Key that encrypts the TOTP secrets at rest (any length; hashed to 256 bits).
+    pub mfa_encryption_key: SecretString,
+    /// Lifetime of the ticket a password login gets when MFA is on, in seconds.
+    pub mfa_ticket_ttl_secs: u64,
 }
 
 /// `SameSite` attribute of the refresh-token cookie.
@@ -310,6 +317,8 @@ impl Default for Settings {
             email_verification_resend_per_hour: 3,
             password_reset: true,
             password_reset_ttl_secs: 3600,
+            mfa_encryption_key: SecretString::from(DEV_MFA_ENCRYPTION_KEY),
+            mfa_ticket_ttl_secs: 300,
         }
     }
 }
@@ -585,6 +594,9 @@ impl Settings {
         }
         if self.password_reset_ttl_secs == 0 || self.password_reset_ttl_secs > 3600 {
             return invalid("PASSWORD_RESET_TTL_SECS must be between 1 and 3600 (one hour)");
+        }
+        if self.mfa_ticket_ttl_secs == 0 || self.mfa_ticket_ttl_secs > 900 {
+            return invalid("MFA_TICKET_TTL_SECS must be between 1 and 900");
         }
         if self.require_verified_email() && !self.email_verification {
             return invalid(

@@ -273,6 +273,11 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
 
     auth_violations(settings, &mut violations);
     crate::mail::production_violations(settings, &mut violations);
+    check_secret_setting(
+        "MFA_ENCRYPTION_KEY",
+        settings.mfa_encryption_key.expose_secret(),
+        &mut violations,
+    );
     violations
 }
 
@@ -365,6 +370,7 @@ mod tests {
             cors_allowed_origins: vec!["https://app.example.com".to_owned()],
             smtp_host: Some("smtp.example.com".to_owned()),
             public_url: "https://app.example.com".to_owned(),
+            mfa_encryption_key: SecretString::from("Zr8uVq3Lm6Tn1Wc4Hy7Kd0Pf5Bx2Sg9JeAoXiNb"),
             ..Settings::default()
         }
     }
@@ -399,7 +405,8 @@ mod tests {
                 "DATABASE_URL",
                 "REDIS_URL",
                 "SMTP_HOST",
-                "PUBLIC_URL"
+                "PUBLIC_URL",
+                "MFA_ENCRYPTION_KEY"
             ]
         );
     }

@@ -128,6 +128,7 @@ async fn doctor_for_prod_passes_with_safe_settings() {
             ("REDIS_URL", "redis://redis:6379"),
             ("SMTP_HOST", "smtp.example.com"),
             ("PUBLIC_URL", "https://app.example.com"),
+            ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
         ],
     )
     .await;
@@ -150,8 +151,10 @@ async fn doctor_reads_the_dotenv_file_in_dev() {
         format!(
             "# production values prepared locally\nJWT_SECRET={}\n\
              DATABASE_URL=postgres://app:pw@db:5432/app\nREDIS_URL=redis://redis:6379\n\
-             SMTP_HOST=smtp.example.com\nPUBLIC_URL=https://app.example.com\n",
-            common::TEST_JWT_SECRET
+             SMTP_HOST=smtp.example.com\nPUBLIC_URL=https://app.example.com\n\
+             MFA_ENCRYPTION_KEY={}\n",
+            common::TEST_JWT_SECRET,
+            common::TEST_MFA_ENCRYPTION_KEY
         ),
     )
     .unwrap();

@@ -37,7 +37,8 @@ async fn prod_with_default_settings_refuses_to_build_naming_each_setting() {
             "DATABASE_URL",
             "REDIS_URL",
             "SMTP_HOST",
-            "PUBLIC_URL"
+            "PUBLIC_URL",
+            "MFA_ENCRYPTION_KEY"
         ]
     );
     assert!(message.contains("refusing to start in prod"), "{message}");

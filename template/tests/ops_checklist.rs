@@ -49,6 +49,7 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
         ("REDIS_KEY_PREFIX", redis.prefix.as_str()),
         ("SMTP_HOST", "smtp.example.com"),
         ("PUBLIC_URL", "https://app.example.com"),
+        ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
         ("BACKUP_DIR", backups_text.as_str()),
     ];
 
@@ -147,6 +148,7 @@ async fn unreachable_stores_are_failed_items_not_a_crash() {
         ("REDIS_URL", redis_url.as_str()),
         ("SMTP_HOST", "smtp.example.com"),
         ("PUBLIC_URL", "https://app.example.com"),
+        ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
     ];
     let output = run_binary(dir.path(), &["ops", "checklist"], &env).await;
     let report = stdout(&output);

@@ -44,6 +44,7 @@ pub fn routes() -> DeclaredRoutes {
         .route(Access::Policy, routes!(change_password))
         .merge(crate::auth::verification::routes())
         .merge(crate::auth::reset::routes())
+        .merge(crate::auth::mfa::routes())
         .layer_with(|router, state| {
             router
                 // Tokens and personal data must not linger in any cache.
@@ -174,7 +175,7 @@ fn expired_refresh_cookie(auth: &AuthServices) -> Cookie<'static> {
 }
 
 /// Issues an access token and the next refresh token of `session`.
-async fn issue_tokens(
+pub(crate) async fn issue_tokens(
     auth: &AuthServices,
     session: Session,
     jar: CookieJar,
@@ -286,7 +287,8 @@ fn duplicate_account() -> AuthError {
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in; refresh token in `Set-Cookie`", body = TokenResponse),
-        (status = 401, description = "Invalid email or password", body = Problem),
+        (status = 401, description = "Invalid email or password; or, with TOTP on, the password was right and a second factor is needed: problem type `urn:problem-type:mfa-required` with `mfa_ticket` and `expires_in` (no tokens; finish with `auth/mfa/verify`)", body = Problem),
+        (status = 403, description = "The address is not verified yet (`urn:problem-type:email-not-verified`, when REQUIRE_VERIFIED_EMAIL is on)", body = Problem),
         (status = 415, description = "Not JSON", body = Problem),
         (status = 422, description = "Missing field", body = Problem),
         (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
@@ -330,6 +332,9 @@ async fn login(
     auth.login_throttle.record_success(ip, &email).await?;
     if state.settings.require_verified_email() && user.email_verified_at.is_none() {
         return Err(AccountError::EmailNotVerified.into());
+    }
+    if let Some(challenge) = crate::auth::mfa::login_challenge(&state, user.id).await? {
+        return Err(challenge.into());
     }
     let session = auth.tokens.start_session(user.id).await?;
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "logged in");

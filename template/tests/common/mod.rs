@@ -28,6 +28,8 @@ use {{crate_name}}::telemetry;
 
 /// A strong secret for tests that run outside dev; never used by a real deployment.
 pub const TEST_JWT_SECRET: &str = "tG3vX9qLm2Zr7Kp4Wc8Nb1Hd6Fs0Jy5Ua3Ex7Qi2Ro9Tl4Mz";
+/// Passes the production guard too (TOTP-secret encryption key).
+pub const TEST_MFA_ENCRYPTION_KEY: &str = "Wq5Yc8Rb2Nf7Lx1Td4Gj9Km3Hs6Pv0Zu2Ae8Io5Xn7Bl1Cy";
 
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_ADMIN_URL")
@@ -140,6 +142,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         smtp_port: Some(closed_port()),
         smtp_tls: {{crate_name}}::mail::SmtpTls::None,
         public_url: "https://app.example.com".to_owned(),
+        mfa_encryption_key: SecretString::from(TEST_MFA_ENCRYPTION_KEY),
         // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
         log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         ..Settings::default()
