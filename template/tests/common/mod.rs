@@ -22,6 +22,7 @@ use secrecy::SecretString;
 use {{crate_name}}::config::Environment;
 use {{crate_name}}::config::Settings;
 use {{crate_name}}::db;
+use {{crate_name}}::mail::SmtpTls;
 use {{crate_name}}::startup::Application;
 use {{crate_name}}::state::AppState;
 use {{crate_name}}::telemetry;
@@ -140,7 +141,7 @@ pub fn test_settings(database_url: &str) -> Settings {
         // background); tests about mail start a real SMTP server (tests/mail_support).
         smtp_host: Some("127.0.0.1".to_owned()),
         smtp_port: Some(closed_port()),
-        smtp_tls: {{crate_name}}::mail::SmtpTls::None,
+        smtp_tls: SmtpTls::None,
         public_url: "https://app.example.com".to_owned(),
         mfa_encryption_key: SecretString::from(TEST_MFA_ENCRYPTION_KEY),
         // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
