@@ -94,6 +94,12 @@ export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url?sslmod
   AUTH_RATE_LIMIT_PER_MINUTE=100000000 AUTH_RATE_LIMIT_BURST=1000000 \
   LOGIN_MAX_ATTEMPTS_PER_IP=100000000 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT=100000000
 mkdir -p "$work/storage"
+# Accounts: the guard wants a mail relay, https links and a strong MFA key; the relay on this
+# host is not there (the one verification mail fails in the background), and the benchmark
+# user logs in without verifying its address.
+mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+export SMTP_HOST=127.0.0.1 SMTP_TLS=none PUBLIC_URL=https://bench.example.com \
+  MFA_ENCRYPTION_KEY="$mfa_key" REQUIRE_VERIFIED_EMAIL=false
 (cd "$app_dir" && "$binary" db migrate >/dev/null)
 (cd "$app_dir" && exec "$binary" serve >"$work/server.log" 2>&1) &
 server_pid=$!

@@ -246,8 +246,10 @@ stop_app
 
 # --- 3. login limits off through configuration --------------------------------------------------
 if has_setting login_max_attempts_per_ip && has_setting login_max_attempts_per_account; then
-    start_app unlimited 127.0.0.2 JWT_SECRET="$JWT_SECRET_STRONG" LOGIN_MAX_ATTEMPTS_PER_IP=1000000 \
-        LOGIN_MAX_ATTEMPTS_PER_ACCOUNT=1000000 "${GENEROUS[@]}"
+    UNLIMITED=(LOGIN_MAX_ATTEMPTS_PER_IP=1000000 LOGIN_MAX_ATTEMPTS_PER_ACCOUNT=1000000)
+    # The per-account progressive delay (fair limits) is a limit too: off as well.
+    has_setting login_delay_after_failures && UNLIMITED+=(LOGIN_DELAY_AFTER_FAILURES=1000000)
+    start_app unlimited 127.0.0.2 JWT_SECRET="$JWT_SECRET_STRONG" "${UNLIMITED[@]}" "${GENEROUS[@]}"
     register_user
     say "probe of the app with login limits off (LOGIN_MAX_ATTEMPTS_PER_IP/ACCOUNT=1000000), rate-limit family:"
     probe unlimited --only ratelimit

@@ -24,6 +24,9 @@ pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
 /// else by the production guard.
 pub const DEV_JWT_SECRET: &str = "dev-insecure-jwt-secret-do-not-use-outside-dev";
 
+/// The TOTP-secret encryption key used when none is configured: dev only, like the JWT one.
+pub const DEV_MFA_ENCRYPTION_KEY: &str = "dev-insecure-mfa-key-do-not-use-outside-dev";
+
 /// Most clock skew tolerated on access-token expiry.
 pub const MAX_JWT_LEEWAY_SECS: u64 = 30;
 
@@ -164,16 +167,28 @@ pub struct Settings {
     pub auth_rate_limit_per_minute: u32,
     /// Requests a client IP may make at once on `auth/*`.
     pub auth_rate_limit_burst: u32,
-    /// Password checks (login, password change) per client IP per window.
+    /// Failed password checks (login, password change) per client IP per window, any account.
     pub login_max_attempts_per_ip: u64,
     pub login_ip_window_secs: u64,
-    /// Password checks per account per window, counted across every instance (Redis).
+    /// Failed password checks on one account from one client IP per window, counted across
+    /// every instance (Redis). Another address is not affected: no stranger locks the owner out.
     pub login_max_attempts_per_account: u64,
+    /// Window of the per-(account, IP) limit and of the account's failure count.
     pub login_account_window_secs: u64,
+    /// Failures on one account (any IP) after which each further check waits a delay.
+    pub login_delay_after_failures: u64,
+    /// First delay, in seconds, doubled at each further failure…
+    pub login_delay_initial_secs: u64,
+    /// …up to this many seconds.
+    pub login_delay_max_secs: u64,
+    /// Addresses an account logged in from skip its delay for this many seconds.
+    pub login_known_address_ttl_secs: u64,
     /// Shortest accepted password, in characters (at least 8).
     pub password_min_length: usize,
-    /// Longest accepted password, in characters.
+    /// Longest accepted password, in characters (refused before it is hashed).
     pub password_max_length: usize,
+    /// Lowest accepted zxcvbn strength score, 0 (anything) to 4 (very hard to guess).
+    pub password_min_score: u8,
     /// Argon2id memory cost in KiB (OWASP minimum 19456; production refuses less).
     pub argon2_memory_kib: u32,
     /// Argon2id passes (OWASP minimum 2).
@@ -210,6 +225,40 @@ pub struct Settings {
     /// Most client connections open at once; more wait in the listen backlog. Keep it below
     /// the process's open-file limit (`ulimit -n`) minus the pools.
     pub http_max_connections: usize,
+    // --- Accounts: mail, email verification, password reset (README "Accounts") ---
+    /// SMTP relay host. Unset: mail is written to `DATA_DIR/mail/*.eml` (dev only).
+    pub smtp_host: Option<String>,
+    /// SMTP port. Unset: 587 (starttls), 465 (tls) or 25 (none).
+    pub smtp_port: Option<u16>,
+    /// `starttls`, `tls` (implicit, SMTPS) or `none` (a relay on the same host only).
+    pub smtp_tls: crate::mail::SmtpTls,
+    /// SMTP AUTH user name; unset: no AUTH.
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    /// Connection and command timeout of SMTP, in seconds.
+    pub smtp_timeout_secs: u64,
+    /// Extra PEM root certificate for the relay (a private CA).
+    pub smtp_ca_file: Option<PathBuf>,
+    /// `From:` of every message.
+    pub mail_from: String,
+    /// Base URL of the front-end pages mail links point at (`/verify-email`, `/reset-password`).
+    pub public_url: String,
+    /// Send a verification link on registration.
+    pub email_verification: bool,
+    /// Refuse login until the email is verified. Unset: on outside dev.
+    pub require_verified_email: Option<bool>,
+    /// Lifetime of a verification link, in seconds.
+    pub email_verification_ttl_secs: u64,
+    /// Verification mails one account may ask for per hour.
+    pub email_verification_resend_per_hour: u64,
+    /// `auth/password-reset` sends reset links.
+    pub password_reset: bool,
+    /// Lifetime of a reset link, in seconds (at most 3600).
+    pub password_reset_ttl_secs: u64,
+    /// Key that encrypts the TOTP secrets at rest (any length; hashed to 256 bits).
+    pub mfa_encryption_key: SecretString,
+    /// Lifetime of the ticket a password login gets when MFA is on, in seconds.
+    pub mfa_ticket_ttl_secs: u64,
 }
 
 /// `SameSite` attribute of the refresh-token cookie.
@@ -274,8 +323,13 @@ impl Default for Settings {
             login_ip_window_secs: 60,
             login_max_attempts_per_account: 10,
             login_account_window_secs: 15 * 60,
+            login_delay_after_failures: 20,
+            login_delay_initial_secs: 1,
+            login_delay_max_secs: 60,
+            login_known_address_ttl_secs: 30 * 24 * 3600,
             password_min_length: 12,
             password_max_length: 128,
+            password_min_score: 3,
             argon2_memory_kib: crate::auth::password::OWASP_MIN_MEMORY_KIB,
             argon2_iterations: crate::auth::password::OWASP_MIN_ITERATIONS,
             argon2_parallelism: 1,
@@ -288,6 +342,23 @@ impl Default for Settings {
             http_header_read_timeout_secs: 10,
             http_keep_alive_timeout_secs: 75,
             http_max_connections: 768,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: crate::mail::SmtpTls::StartTls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 10,
+            smtp_ca_file: None,
+            mail_from: concat!(env!("CARGO_PKG_NAME"), " <no-reply@localhost>").to_owned(),
+            public_url: "http://127.0.0.1:8000".to_owned(),
+            email_verification: true,
+            require_verified_email: None,
+            email_verification_ttl_secs: 24 * 3600,
+            email_verification_resend_per_hour: 3,
+            password_reset: true,
+            password_reset_ttl_secs: 3600,
+            mfa_encryption_key: SecretString::from(DEV_MFA_ENCRYPTION_KEY),
+            mfa_ticket_ttl_secs: 300,
         }
     }
 }
@@ -454,6 +525,7 @@ impl Settings {
         self.storage_target().map_err(ConfigError::Invalid)?;
         self.validate_auth()?;
         self.validate_limits()?;
+        self.validate_accounts()?;
         Ok(self)
     }
 
@@ -519,6 +591,18 @@ impl Settings {
         {
             return invalid("the LOGIN_* limits and windows must be greater than 0");
         }
+        if self.login_delay_after_failures == 0
+            || self.login_delay_max_secs < self.login_delay_initial_secs
+            || self.login_known_address_ttl_secs == 0
+        {
+            return invalid(
+                "LOGIN_DELAY_AFTER_FAILURES and LOGIN_KNOWN_ADDRESS_TTL_SECS must be greater \
+                 than 0, LOGIN_DELAY_MAX_SECS at least LOGIN_DELAY_INITIAL_SECS",
+            );
+        }
+        if self.password_min_score > 4 {
+            return invalid("PASSWORD_MIN_SCORE must be between 0 and 4 (zxcvbn scores)");
+        }
         if self.password_min_length < MIN_PASSWORD_LENGTH {
             return invalid("PASSWORD_MIN_LENGTH must be at least 8 (NIST SP 800-63B)");
         }
@@ -541,6 +625,57 @@ impl Settings {
             return Err(ConfigError::Invalid(format!("TRUSTED_PROXIES: {error}")));
         }
         Ok(())
+    }
+
+    /// The account settings that can never work, whatever the environment.
+    fn validate_accounts(&mut self) -> Result<(), ConfigError> {
+        let invalid = |message: &str| Err(ConfigError::Invalid(message.to_owned()));
+        self.smtp_host = self
+            .smtp_host
+            .take()
+            .map(|host| host.trim().to_owned())
+            .filter(|host| !host.is_empty());
+        self.smtp_username = self.smtp_username.take().filter(|user| !user.is_empty());
+        self.smtp_ca_file = self
+            .smtp_ca_file
+            .take()
+            .filter(|path| !path.as_os_str().is_empty());
+        self.public_url = self.public_url.trim().trim_end_matches('/').to_owned();
+        if self.public_url.is_empty() {
+            self.public_url = Settings::default().public_url;
+        }
+        if !(self.public_url.starts_with("https://") || self.public_url.starts_with("http://")) {
+            return invalid("PUBLIC_URL must start with https:// (or http:// in dev)");
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid("MAIL_FROM must be an address such as `App <no-reply@example.com>`");
+        }
+        if self.smtp_timeout_secs == 0 {
+            return invalid("SMTP_TIMEOUT_SECS must be greater than 0");
+        }
+        if self.email_verification_ttl_secs == 0 || self.email_verification_resend_per_hour == 0 {
+            return invalid(
+                "EMAIL_VERIFICATION_TTL_SECS and EMAIL_VERIFICATION_RESEND_PER_HOUR must be \
+                 greater than 0",
+            );
+        }
+        if self.password_reset_ttl_secs == 0 || self.password_reset_ttl_secs > 3600 {
+            return invalid("PASSWORD_RESET_TTL_SECS must be between 1 and 3600 (one hour)");
+        }
+        if self.mfa_ticket_ttl_secs == 0 || self.mfa_ticket_ttl_secs > 900 {
+            return invalid("MFA_TICKET_TTL_SECS must be between 1 and 900");
+        }
+        if self.require_verified_email() && !self.email_verification {
+            return invalid(
+                "REQUIRE_VERIFIED_EMAIL needs EMAIL_VERIFICATION on (nobody could ever log in)",
+            );
+        }
+        Ok(())
+    }
+
+    pub fn require_verified_email(&self) -> bool {
+        self.require_verified_email
+            .unwrap_or(!self.environment.is_dev())
     }
 
     pub fn access_token_ttl(&self) -> Duration {
@@ -568,6 +703,7 @@ impl Settings {
         crate::auth::password::PasswordPolicySettings {
             min_length: self.password_min_length,
             max_length: self.password_max_length,
+            min_score: self.password_min_score,
             ..Default::default()
         }
     }
@@ -595,16 +731,24 @@ impl Settings {
     }
 
     pub fn login_limits(&self) -> crate::auth::login_throttle::LoginLimits {
-        use crate::auth::login_throttle::{AttemptLimit, LoginLimits};
+        use crate::auth::login_throttle::{AttemptLimit, LoginLimits, ProgressiveDelay};
+        let account_window = Duration::from_secs(self.login_account_window_secs);
         LoginLimits {
             per_ip: AttemptLimit {
                 max_attempts: self.login_max_attempts_per_ip,
                 window: Duration::from_secs(self.login_ip_window_secs),
             },
-            per_account: AttemptLimit {
+            per_account_and_ip: AttemptLimit {
                 max_attempts: self.login_max_attempts_per_account,
-                window: Duration::from_secs(self.login_account_window_secs),
+                window: account_window,
             },
+            account_delay: ProgressiveDelay {
+                after_failures: self.login_delay_after_failures,
+                window: account_window,
+                initial: Duration::from_secs(self.login_delay_initial_secs),
+                max: Duration::from_secs(self.login_delay_max_secs),
+            },
+            known_address_lifetime: Duration::from_secs(self.login_known_address_ttl_secs),
         }
     }
 

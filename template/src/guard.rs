@@ -272,6 +272,12 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
     }
 
     auth_violations(settings, &mut violations);
+    crate::mail::production_violations(settings, &mut violations);
+    check_secret_setting(
+        "MFA_ENCRYPTION_KEY",
+        settings.mfa_encryption_key.expose_secret(),
+        &mut violations,
+    );
     violations
 }
 
@@ -362,6 +368,9 @@ mod tests {
             redis_url: Some("redis://redis:6379".to_owned()),
             jwt_secret: SecretString::from(STRONG_SECRET),
             cors_allowed_origins: vec!["https://app.example.com".to_owned()],
+            smtp_host: Some("smtp.example.com".to_owned()),
+            public_url: "https://app.example.com".to_owned(),
+            mfa_encryption_key: SecretString::from("Zr8uVq3Lm6Tn1Wc4Hy7Kd0Pf5Bx2Sg9JeAoXiNb"),
             ..Settings::default()
         }
     }
@@ -389,7 +398,17 @@ mod tests {
             ..Settings::default()
         };
         let named = settings_named(&production_violations(&settings));
-        assert_eq!(named, vec!["JWT_SECRET", "DATABASE_URL", "REDIS_URL"]);
+        assert_eq!(
+            named,
+            vec![
+                "JWT_SECRET",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "SMTP_HOST",
+                "PUBLIC_URL",
+                "MFA_ENCRYPTION_KEY"
+            ]
+        );
     }
 
     #[test]

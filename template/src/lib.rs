@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod http;
+pub mod mail;
 pub mod middleware;
 pub mod ops;
 pub mod startup;

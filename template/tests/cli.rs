@@ -126,6 +126,9 @@ async fn doctor_for_prod_passes_with_safe_settings() {
             ("JWT_SECRET", common::TEST_JWT_SECRET),
             ("DATABASE_URL", "postgres://app:pw@db:5432/app"),
             ("REDIS_URL", "redis://redis:6379"),
+            ("SMTP_HOST", "smtp.example.com"),
+            ("PUBLIC_URL", "https://app.example.com"),
+            ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
         ],
     )
     .await;
@@ -147,8 +150,11 @@ async fn doctor_reads_the_dotenv_file_in_dev() {
         dir.path().join(".env"),
         format!(
             "# production values prepared locally\nJWT_SECRET={}\n\
-             DATABASE_URL=postgres://app:pw@db:5432/app\nREDIS_URL=redis://redis:6379\n",
-            common::TEST_JWT_SECRET
+             DATABASE_URL=postgres://app:pw@db:5432/app\nREDIS_URL=redis://redis:6379\n\
+             SMTP_HOST=smtp.example.com\nPUBLIC_URL=https://app.example.com\n\
+             MFA_ENCRYPTION_KEY={}\n",
+            common::TEST_JWT_SECRET,
+            common::TEST_MFA_ENCRYPTION_KEY
         ),
     )
     .unwrap();

@@ -32,7 +32,14 @@ async fn prod_with_default_settings_refuses_to_build_naming_each_setting() {
     let message = error.to_string();
     assert_eq!(
         refused_settings(error),
-        vec!["JWT_SECRET", "DATABASE_URL", "REDIS_URL"]
+        vec![
+            "JWT_SECRET",
+            "DATABASE_URL",
+            "REDIS_URL",
+            "SMTP_HOST",
+            "PUBLIC_URL",
+            "MFA_ENCRYPTION_KEY"
+        ]
     );
     assert!(message.contains("refusing to start in prod"), "{message}");
 }

@@ -47,6 +47,9 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
         ("DATABASE_URL", database.url.as_str()),
         ("REDIS_URL", redis_url.as_str()),
         ("REDIS_KEY_PREFIX", redis.prefix.as_str()),
+        ("SMTP_HOST", "smtp.example.com"),
+        ("PUBLIC_URL", "https://app.example.com"),
+        ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
         ("BACKUP_DIR", backups_text.as_str()),
     ];
 
@@ -143,6 +146,9 @@ async fn unreachable_stores_are_failed_items_not_a_crash() {
         ("JWT_SECRET", common::TEST_JWT_SECRET),
         ("DATABASE_URL", database_url.as_str()),
         ("REDIS_URL", redis_url.as_str()),
+        ("SMTP_HOST", "smtp.example.com"),
+        ("PUBLIC_URL", "https://app.example.com"),
+        ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
     ];
     let output = run_binary(dir.path(), &["ops", "checklist"], &env).await;
     let report = stdout(&output);

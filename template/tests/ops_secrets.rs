@@ -93,6 +93,7 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     CORS_ALLOWED_ORIGINS=https://app.example.org\n\
                     POSTGRES_PASSWORD=\"short\"\n\
                     REDIS_PASSWORD=\n\
+                    MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
                     LOG_FORMAT=json";
     fs::write(&env_file, original).unwrap();
     fs::set_permissions(&env_file, fs::Permissions::from_mode(0o644)).unwrap();
@@ -111,10 +112,11 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert_eq!(lines[4], "CORS_ALLOWED_ORIGINS=https://app.example.org");
     assert!(lines[5].starts_with("POSTGRES_PASSWORD="));
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
-    assert_eq!(lines[7], "LOG_FORMAT=json");
+    assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
+    assert_eq!(lines[8], "LOG_FORMAT=json");
     assert_eq!(
         lines.len(),
-        8,
+        9,
         "nothing appended when every key existed:\n{written}"
     );
     assert!(

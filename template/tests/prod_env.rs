@@ -69,6 +69,9 @@ fn the_prod_example_cannot_boot_until_ops_secrets_writes_real_secrets() {
     let urls = [
         ("DATABASE_URL", local_database_url()),
         ("REDIS_URL", local_redis_url()),
+        // Not secrets but this deployment's own services, like the stores.
+        ("SMTP_HOST", "smtp.example.com".to_owned()),
+        ("PUBLIC_URL", "https://app.example.com".to_owned()),
     ];
 
     // Unchanged copy: refused, naming every placeholder.
@@ -144,6 +147,9 @@ fn doctor_refuses_an_env_file_other_users_can_read() {
     let urls = [
         ("DATABASE_URL", local_database_url()),
         ("REDIS_URL", local_redis_url()),
+        // Not secrets but this deployment's own services, like the stores.
+        ("SMTP_HOST", "smtp.example.com".to_owned()),
+        ("PUBLIC_URL", "https://app.example.com".to_owned()),
     ];
     let output = app(directory.path(), &["doctor", "--env", "prod"], &urls);
     assert_eq!(output.status.code(), Some(3), "{}", combined(&output));

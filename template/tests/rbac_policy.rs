@@ -335,7 +335,7 @@ async fn auth_init_creates_the_admin_once_and_never_shows_the_password() {
     let weak = auth_init(&dir, &env, "root@example.com", "password1234\n").await;
     assert!(!weak.status.success());
     let stderr = String::from_utf8_lossy(&weak.stderr);
-    assert!(stderr.contains("common_password"), "{stderr}");
+    assert!(stderr.contains("weak_password"), "{stderr}");
     assert!(
         !stderr.contains("password1234"),
         "the refused password is echoed: {stderr}"

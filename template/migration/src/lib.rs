@@ -11,6 +11,8 @@ pub use sea_orm_migration::prelude::*;
 mod m20250101_000001_create_app_metadata;
 mod m20250101_000002_create_users;
 mod m20250101_000003_create_casbin_rule;
+mod m20250301_000001_accounts;
+mod m20250301_000002_mfa;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000001_create_app_metadata::Migration),
             Box::new(m20250101_000002_create_users::Migration),
             Box::new(m20250101_000003_create_casbin_rule::Migration),
+            Box::new(m20250301_000001_accounts::Migration),
+            Box::new(m20250301_000002_mfa::Migration),
         ]
     }
 }

@@ -36,6 +36,9 @@ pub enum AuthError {
     Throttled { retry_after_secs: u64 },
     #[error(transparent)]
     App(#[from] AppError),
+    /// Email verification, password reset and MFA (`account_error.rs`).
+    #[error(transparent)]
+    Account(#[from] crate::auth::account_error::AccountError),
 }
 
 impl From<StoreError> for AuthError {
@@ -111,6 +114,10 @@ impl IntoResponse for AuthError {
                         message: violation.message,
                     }])
                     .with_extension("rule", serde_json::Value::from(violation.rule))
+                    .with_extension(
+                        "suggestions",
+                        serde_json::Value::from(violation.suggestions),
+                    )
                     .into_response()
             }
             AuthError::WrongCurrentPassword => Problem::new(StatusCode::FORBIDDEN)
@@ -124,6 +131,7 @@ impl IntoResponse for AuthError {
             }
             .into_response(),
             AuthError::App(error) => error.into_response(),
+            AuthError::Account(error) => error.into_response(),
         }
     }
 }

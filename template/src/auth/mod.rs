@@ -5,25 +5,33 @@
 //! - `jwt`: access tokens (HS256 pinned, short-lived).
 //! - `token_store`: sessions, access-token ids and single-use refresh tokens in the key-value
 //!   store (Redis in production).
-//! - `login_throttle`: brute-force limits per client IP and per account, shared by instances.
+//! - `login_throttle`: fair brute-force limits (failures only; per IP, per account and IP, and a
+//!   per-account progressive delay), shared by instances.
 //! - `rbac`: casbin with its policy in the database (sea-orm adapter).
 //! - `access`: every route declares who may call it; the declaration installs the gate.
 //! - `extractor`: `CurrentUser`, `ClientIp`, and the gates themselves.
 //! - `user_cache`: the gate's in-memory copy of users and roles, invalidated on every change.
 //! - `routes` / `admin`: the HTTP endpoints. `init`: the `auth init` command.
+//! - Accounts: `verification` (email), `reset` (password by mail), `mfa` (TOTP), with
+//!   `mail_tokens` (single-use link tokens) and `account_error` (their problem types).
 
 pub mod access;
+pub mod account_error;
 pub mod admin;
 pub mod error;
 pub mod extractor;
 pub mod init;
 pub mod jwt;
 pub mod login_throttle;
+pub mod mail_tokens;
+pub mod mfa;
 pub mod password;
 pub mod rbac;
+pub mod reset;
 pub mod routes;
 pub mod token_store;
 pub mod user_cache;
+pub mod verification;
 
 use std::sync::Arc;
 
@@ -78,6 +86,11 @@ pub struct AuthServices {
     pub trusted_proxies: TrustedProxies,
     pub refresh_cookie: RefreshCookie,
     pub users: Arc<UserCache>,
+    /// Outgoing mail and the single-use tokens of mail links (verification, reset).
+    pub mail: crate::mail::MailOutbox,
+    pub mail_tokens: self::mail_tokens::MailTokens,
+    /// Encrypts TOTP secrets at rest (`MFA_ENCRYPTION_KEY`).
+    pub mfa_secrets: Arc<self::mfa::secret_box::SecretBox>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +101,10 @@ pub enum AuthSetupError {
     Policy(#[from] RbacError),
     #[error("TRUSTED_PROXIES: {0}")]
     TrustedProxies(#[from] crate::middleware::client_ip::InvalidProxyRange),
+    #[error("mail: {0}")]
+    Mail(#[from] crate::mail::MailError),
+    #[error("MFA_ENCRYPTION_KEY: {0}")]
+    Mfa(#[from] self::mfa::secret_box::SecretBoxError),
 }
 
 impl AuthServices {
@@ -113,7 +130,12 @@ impl AuthServices {
             passwords: PasswordHasher::new(&settings.argon2_settings()).await?,
             password_policy: settings.password_policy(),
             authorizer: Authorizer::new(db).await?,
-            login_throttle: LoginThrottle::new(kv, settings.login_limits()),
+            login_throttle: LoginThrottle::new(kv.clone(), settings.login_limits()),
+            mail: crate::mail::outbox_from_settings(settings)?,
+            mail_tokens: self::mail_tokens::MailTokens::new(kv),
+            mfa_secrets: Arc::new(self::mfa::secret_box::SecretBox::new(
+                settings.mfa_encryption_key.expose_secret(),
+            )?),
             trusted_proxies: TrustedProxies::parse(&settings.trusted_proxies)?,
             refresh_cookie: RefreshCookie {
                 name: "refresh_token",

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::access::{Access, DeclaredRoutes};
+use crate::auth::account_error::AccountError;
 use crate::auth::error::AuthError;
 use crate::auth::extractor::{ClientIp, CurrentUser};
 use crate::auth::token_store::{RefreshOutcome, Session};
@@ -41,6 +42,9 @@ pub fn routes() -> DeclaredRoutes {
         .route(Access::Authenticated, routes!(logout_all))
         .route(Access::Policy, routes!(me))
         .route(Access::Policy, routes!(change_password))
+        .merge(crate::auth::verification::routes())
+        .merge(crate::auth::reset::routes())
+        .merge(crate::auth::mfa::routes())
         .layer_with(|router, state| {
             router
                 // Tokens and personal data must not linger in any cache.
@@ -171,7 +175,7 @@ fn expired_refresh_cookie(auth: &AuthServices) -> Cookie<'static> {
 }
 
 /// Issues an access token and the next refresh token of `session`.
-async fn issue_tokens(
+pub(crate) async fn issue_tokens(
     auth: &AuthServices,
     session: Session,
     jar: CookieJar,
@@ -196,7 +200,8 @@ async fn issue_tokens(
 /// Create an account
 ///
 /// The account gets the `user` role. The password must pass the password policy; a 422 names
-/// the rule it breaks (`rule`: min_length, max_length, common_password, contains_email).
+/// the rule it breaks (`rule`: min_length, max_length, contains_email, weak_password — the
+/// last one with zxcvbn's `suggestions`).
 #[utoipa::path(
     post,
     path = "/auth/register",
@@ -238,6 +243,7 @@ async fn register(
         email: Set(email),
         password_hash: Set(password_hash),
         is_active: Set(true),
+        email_verified_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };
@@ -253,6 +259,7 @@ async fn register(
     rbac::grant_role(&transaction, user.id, USER_ROLE).await?;
     transaction.commit().await?;
     tracing::info!(user_id = %user.id, "account registered");
+    crate::auth::verification::send_link(&state, &user).await?;
     let body = AccountView {
         id: user.id,
         email: user.email,
@@ -270,7 +277,9 @@ fn duplicate_account() -> AuthError {
 /// Log in
 ///
 /// Answers the access token; sets the refresh token cookie. Wrong password and unknown email
-/// get the same answer, in the same time. Attempts are limited per client IP and per account.
+/// get the same answer, in the same time. Failed attempts are limited per client IP and per
+/// (account, client IP); an account under attack from many addresses makes new addresses wait
+/// a growing delay (see the README's brute-force policy).
 #[utoipa::path(
     post,
     path = "/auth/login",
@@ -278,7 +287,8 @@ fn duplicate_account() -> AuthError {
     request_body = Credentials,
     responses(
         (status = 200, description = "Logged in; refresh token in `Set-Cookie`", body = TokenResponse),
-        (status = 401, description = "Invalid email or password", body = Problem),
+        (status = 401, description = "Invalid email or password; or, with TOTP on, the password was right and a second factor is needed: problem type `urn:problem-type:mfa-required` with `mfa_ticket` and `expires_in` (no tokens; finish with `auth/mfa/verify`)", body = Problem),
+        (status = 403, description = "The address is not verified yet (`urn:problem-type:email-not-verified`, when REQUIRE_VERIFIED_EMAIL is on)", body = Problem),
         (status = 415, description = "Not JSON", body = Problem),
         (status = 422, description = "Missing field", body = Problem),
         (status = 429, description = "Too many attempts; see Retry-After", body = Problem),
@@ -319,8 +329,16 @@ async fn login(
     };
     let verified = auth.passwords.verify(password, stored_hash).await?;
     let Some(user) = user.filter(|user| verified && user.is_active) else {
+        auth.login_throttle.record_failure(ip, &email).await?;
         return Err(AuthError::InvalidCredentials);
     };
+    auth.login_throttle.record_success(ip, &email).await?;
+    if state.settings.require_verified_email() && user.email_verified_at.is_none() {
+        return Err(AccountError::EmailNotVerified.into());
+    }
+    if let Some(challenge) = crate::auth::mfa::login_challenge(&state, user.id).await? {
+        return Err(challenge.into());
+    }
     let session = auth.tokens.start_session(user.id).await?;
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "logged in");
     issue_tokens(auth, session, jar).await
@@ -502,8 +520,10 @@ async fn change_password(
             )
             .await?;
     if !verified {
+        auth.login_throttle.record_failure(ip, &user.email).await?;
         return Err(AuthError::WrongCurrentPassword);
     }
+    auth.login_throttle.record_success(ip, &user.email).await?;
     auth.password_policy
         .check(&request.new_password, &account.email)
         .map_err(|violation| AuthError::WeakPassword {

@@ -15,6 +15,8 @@ pub struct Model {
     /// Argon2id PHC string; never serialised into a response.
     pub password_hash: String,
     pub is_active: bool,
+    /// When the owner followed a verification (or password reset) link; None: unverified.
+    pub email_verified_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

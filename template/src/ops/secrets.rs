@@ -42,6 +42,12 @@ pub const SECRET_SETTINGS: &[SecretSetting] = &[
         rotation_note: "tokens signed with the old value stop working: every user logs in again",
     },
     SecretSetting {
+        name: "MFA_ENCRYPTION_KEY",
+        consumer: SecretConsumer::Application,
+        rotation_note: "TOTP secrets encrypted with the old value can no longer be read: every \
+                        user with MFA on must be reset (admin) and enrol again",
+    },
+    SecretSetting {
         name: "POSTGRES_PASSWORD",
         consumer: SecretConsumer::Datastore,
         rotation_note: "Postgres applies it only when its data volume is first created; for an \
@@ -253,6 +259,11 @@ mod tests {
             "postgres://a:b@db/app".to_owned(),
         );
         environment.insert("REDIS_URL".to_owned(), "redis://redis:6379".to_owned());
+        environment.insert("SMTP_HOST".to_owned(), "smtp.example.com".to_owned());
+        environment.insert(
+            "PUBLIC_URL".to_owned(),
+            "https://app.example.com".to_owned(),
+        );
         for setting in SECRET_SETTINGS {
             environment.insert(setting.name.to_owned(), generate_secret().unwrap());
         }

@@ -22,12 +22,15 @@ use secrecy::SecretString;
 use {{crate_name}}::config::Environment;
 use {{crate_name}}::config::Settings;
 use {{crate_name}}::db;
+use {{crate_name}}::mail::SmtpTls;
 use {{crate_name}}::startup::Application;
 use {{crate_name}}::state::AppState;
 use {{crate_name}}::telemetry;
 
 /// A strong secret for tests that run outside dev; never used by a real deployment.
 pub const TEST_JWT_SECRET: &str = "tG3vX9qLm2Zr7Kp4Wc8Nb1Hd6Fs0Jy5Ua3Ex7Qi2Ro9Tl4Mz";
+/// Passes the production guard too (TOTP-secret encryption key).
+pub const TEST_MFA_ENCRYPTION_KEY: &str = "Wq5Yc8Rb2Nf7Lx1Td4Gj9Km3Hs6Pv0Zu2Ae8Io5Xn7Bl1Cy";
 
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_ADMIN_URL")
@@ -134,6 +137,13 @@ pub fn test_settings(database_url: &str) -> Settings {
         redis_key_prefix: unique_redis_prefix(),
         // A folder outside the project, so tests that switch to prod pass the guard too.
         storage_url: Some(format!("file://{}", test_storage_folder().display())),
+        // Mail goes to a relay on this host that is not there (sending fails quietly in the
+        // background); tests about mail start a real SMTP server (tests/mail_support).
+        smtp_host: Some("127.0.0.1".to_owned()),
+        smtp_port: Some(closed_port()),
+        smtp_tls: SmtpTls::None,
+        public_url: "https://app.example.com".to_owned(),
+        mfa_encryption_key: SecretString::from(TEST_MFA_ENCRYPTION_KEY),
         // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
         log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
         ..Settings::default()
