@@ -181,7 +181,7 @@ async fn confirm_reset(
     account.email_verified_at = Set(Some(verified_at));
     account.updated_at = Set(now);
     account.update(&state.db).await?;
-    let revoked = auth.tokens.revoke_user_sessions(user_id, None).await?;
-    tracing::info!(%user_id, revoked, "password reset: every session revoked");
+    auth.tokens.revoke_user_sessions(user_id, None).await?;
+    tracing::info!(%user_id, "password reset: every session revoked");
     Ok(StatusCode::NO_CONTENT)
 }
