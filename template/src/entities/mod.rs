@@ -1,4 +1,11 @@
 //! sea-orm entities, one file per table.
 
+{% if example_resource -%}
+pub mod articles;
+{% endif -%}
+pub mod audit_events;
 pub mod casbin_rule;
+{% if example_resource -%}
+pub mod comments;
+{% endif -%}
 pub mod users;
