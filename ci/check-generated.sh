@@ -42,14 +42,22 @@ expect() { # expect TOGGLE VALUE PATH…
 }
 github_ci=true
 prod=true
+example_resource=true
 while [ "$#" -gt 0 ]; do
   case "$1" in
-    -d) case "$2" in github_ci=*) github_ci=${2#*=} ;; prod=*) prod=${2#*=} ;; esac; shift 2 ;;
+    -d) case "$2" in github_ci=*) github_ci=${2#*=} ;; prod=*) prod=${2#*=} ;;
+      example_resource=*) example_resource=${2#*=} ;; esac; shift 2 ;;
     *) shift ;;
   esac
 done
 expect github_ci "$github_ci" .github/workflows/ci.yml
 expect prod "$prod" compose.prod.yaml .env.prod.example deploy
+expect example_resource "$example_resource" src/http/articles src/entities/articles.rs \
+  tests/articles.rs migration/src/m20250101_000005_create_articles.rs
+if [ "$example_resource" = false ] && grep -rnI --exclude-dir=target -i -e 'articles' -e 'comments::' \
+    "$project/src" "$project/migration" "$project/tests" "$project/README.md"; then
+  problem "example_resource=false but the example resource is still mentioned (above)"
+fi
 
 [ "$problems" -eq 0 ] && echo "check-generated: $project is clean"
 [ "$problems" -eq 0 ]

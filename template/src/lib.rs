@@ -3,6 +3,7 @@
 //! The binary in `main.rs` only parses the command line; everything else lives here so the
 //! integration tests drive exactly the code that runs in production.
 
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod commands;

@@ -59,3 +59,52 @@ fn every_setting_has_a_row_in_the_readme_table() {
         "README.md has no settings-table row for {missing:?}"
     );
 }
+
+/// The rows of the README's settings table, by setting name (a row may name several).
+fn table_rows() -> Vec<String> {
+    let readme = include_str!("../README.md");
+    readme
+        .lines()
+        .skip_while(|line| !line.starts_with("| Setting |"))
+        .skip(2)
+        .take_while(|line| line.starts_with('|'))
+        .flat_map(|line| {
+            let first_cell = line.split('|').nth(1).unwrap_or_default().to_owned();
+            first_cell
+                .split('/')
+                .map(|name| name.trim().trim_matches('`').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Read by the binary before `Settings` exist (it says where they come from).
+const NOT_IN_SETTINGS: &[&str] = &["CONFIG_FILE"];
+
+#[test]
+fn the_settings_table_names_each_setting_once_and_nothing_else() {
+    let names = setting_names();
+    let rows = table_rows();
+    let mut seen = std::collections::BTreeSet::new();
+    for row in &rows {
+        assert!(seen.insert(row.as_str()), "README lists `{row}` twice");
+        assert!(
+            names.contains(row) || NOT_IN_SETTINGS.contains(&row.as_str()),
+            "README lists `{row}`, which is not a setting"
+        );
+    }
+}
+
+#[test]
+fn the_env_example_shows_each_setting_exactly_once() {
+    let example = include_str!("../.env.example");
+    for name in setting_names() {
+        let assignment = format!("{name}=");
+        let count = example
+            .lines()
+            .map(|line| line.trim_start_matches('#').trim_start())
+            .filter(|line| line.starts_with(&assignment))
+            .count();
+        assert_eq!(count, 1, ".env.example shows {name} {count} times");
+    }
+}

@@ -11,6 +11,11 @@ pub use sea_orm_migration::prelude::*;
 mod m20250101_000001_create_app_metadata;
 mod m20250101_000002_create_users;
 mod m20250101_000003_create_casbin_rule;
+mod m20250101_000004_create_audit_events;
+{%- if example_resource %}
+mod m20250101_000005_create_articles;
+mod m20250101_000006_articles_policy;
+{%- endif %}
 mod m20250301_000001_accounts;
 mod m20250301_000002_mfa;
 
@@ -23,6 +28,11 @@ impl MigratorTrait for Migrator {
             Box::new(m20250101_000001_create_app_metadata::Migration),
             Box::new(m20250101_000002_create_users::Migration),
             Box::new(m20250101_000003_create_casbin_rule::Migration),
+            Box::new(m20250101_000004_create_audit_events::Migration),
+{%- if example_resource %}
+            Box::new(m20250101_000005_create_articles::Migration),
+            Box::new(m20250101_000006_articles_policy::Migration),
+{%- endif %}
             Box::new(m20250301_000001_accounts::Migration),
             Box::new(m20250301_000002_mfa::Migration),
         ]

@@ -19,6 +19,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::ADMIN_ROLE;
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::error::AuthError;
@@ -255,6 +256,7 @@ async fn get_user(
 async fn set_user_roles(
     State(state): State<AppState>,
     admin: CurrentUser,
+    audit: AuditContext,
     path: Result<Path<Uuid>, PathRejection>,
     ValidatedJson(request): ValidatedJson<SetRolesRequest>,
 ) -> Result<Json<UserView>, AuthError> {
@@ -276,6 +278,15 @@ async fn set_user_roles(
     let user = find_user(&state, id).await?;
     let transaction = state.db.begin().await?;
     rbac::set_roles(&transaction, id, &roles).await?;
+    audit
+        .record(
+            &transaction,
+            AuditEvent::new(AuditAction::RolesChanged)
+                .by(admin.id)
+                .on("user", id)
+                .fields(&["roles"]),
+        )
+        .await?;
     transaction.commit().await?;
     // After the commit: an instance reloading on the new version reads the new roles.
     state.auth.tokens.invalidate_cached_user(id).await?;
@@ -286,6 +297,7 @@ async fn set_user_roles(
 async fn set_active(
     state: &AppState,
     admin: &CurrentUser,
+    audit: &AuditContext,
     id: Uuid,
     active: bool,
 ) -> Result<Json<UserView>, AuthError> {
@@ -298,7 +310,23 @@ async fn set_active(
     let mut model: users::ActiveModel = user.into();
     model.is_active = Set(active);
     model.updated_at = Set(Utc::now());
-    let user = model.update(&state.db).await?;
+    let transaction = state.db.begin().await?;
+    let user = model.update(&transaction).await?;
+    let action = if active {
+        AuditAction::Activated
+    } else {
+        AuditAction::Deactivated
+    };
+    audit
+        .record(
+            &transaction,
+            AuditEvent::new(action)
+                .by(admin.id)
+                .on("user", id)
+                .fields(&["is_active"]),
+        )
+        .await?;
+    transaction.commit().await?;
     if !active {
         // Also invalidates the cached account on every instance.
         state.auth.tokens.revoke_user_sessions(id, None).await?;
@@ -330,9 +358,10 @@ async fn set_active(
 async fn deactivate_user(
     State(state): State<AppState>,
     admin: CurrentUser,
+    audit: AuditContext,
     path: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<UserView>, AuthError> {
-    set_active(&state, &admin, user_id(path)?, false).await
+    set_active(&state, &admin, &audit, user_id(path)?, false).await
 }
 
 /// Reactivate a user
@@ -351,9 +380,10 @@ async fn deactivate_user(
 async fn activate_user(
     State(state): State<AppState>,
     admin: CurrentUser,
+    audit: AuditContext,
     path: Result<Path<Uuid>, PathRejection>,
 ) -> Result<Json<UserView>, AuthError> {
-    set_active(&state, &admin, user_id(path)?, true).await
+    set_active(&state, &admin, &audit, user_id(path)?, true).await
 }
 
 /// User statistics

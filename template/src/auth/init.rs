@@ -15,6 +15,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::password::PasswordHasher;
 use crate::auth::token_store::TokenStore;
 use crate::auth::{ADMIN_ROLE, USER_ROLE, normalize_email, rbac};
@@ -174,6 +175,7 @@ pub async fn create_admin(
             .await
             .context("cannot grant the roles")?;
     }
+    record_init(&transaction, id, &["email", "password_hash", "roles"]).await?;
     transaction.commit().await.context("cannot commit")?;
     tracing::info!(user_id = %id, "administrator created");
     Ok(InitOutcome::Created { id })
@@ -208,9 +210,34 @@ pub async fn promote(
             .await
             .context("cannot reactivate the account")?;
     }
+    let changed: &[&'static str] = if reactivated {
+        &["roles", "is_active"]
+    } else {
+        &["roles"]
+    };
+    record_init(&transaction, id, changed).await?;
     transaction.commit().await.context("cannot commit")?;
     tracing::info!(user_id = %id, "account promoted to administrator");
     Ok(InitOutcome::Promoted { id, reactivated })
+}
+
+/// The `auth_init` audit event, in the transaction that made the change.
+async fn record_init(
+    transaction: &impl sea_orm::ConnectionTrait,
+    id: Uuid,
+    changed: &[&'static str],
+) -> Result<(), CommandError> {
+    AuditContext::command_line()
+        .record(
+            transaction,
+            AuditEvent::new(AuditAction::AuthInit)
+                .by(id)
+                .on("user", id)
+                .fields(changed),
+        )
+        .await
+        .context("cannot write the audit event")?;
+    Ok(())
 }
 
 fn prompt_line(prompt: &str) -> Result<String, CommandError> {

@@ -21,6 +21,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use validator::Validate;
 
+use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::account_error::AccountError;
 use crate::auth::error::AuthError;
@@ -297,6 +298,7 @@ fn duplicate_account() -> AuthError {
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    audit: AuditContext,
     jar: CookieJar,
     ValidatedJson(credentials): ValidatedJson<Credentials>,
 ) -> Result<(CookieJar, Json<TokenResponse>), AuthError> {
@@ -307,6 +309,9 @@ async fn login(
         normalize_email(&credentials.email).map_err(|message| invalid_field("email", message))?;
     if let Err(throttled) = auth.login_throttle.register_attempt(ip, &email).await? {
         tracing::warn!(%ip, "login throttled");
+        audit
+            .record(&state.db, AuditEvent::new(AuditAction::LoginLimited))
+            .await?;
         return Err(AuthError::Throttled {
             retry_after_secs: throttled.retry_after.as_secs().max(1),
         });
@@ -328,8 +333,10 @@ async fn login(
         String::new()
     };
     let verified = auth.passwords.verify(password, stored_hash).await?;
+    let account_id = user.as_ref().map(|user| user.id);
     let Some(user) = user.filter(|user| verified && user.is_active) else {
         auth.login_throttle.record_failure(ip, &email).await?;
+        audit.record(&state.db, login_failed(account_id)).await?;
         return Err(AuthError::InvalidCredentials);
     };
     auth.login_throttle.record_success(ip, &email).await?;
@@ -339,9 +346,26 @@ async fn login(
     if let Some(challenge) = crate::auth::mfa::login_challenge(&state, user.id).await? {
         return Err(challenge.into());
     }
+    audit
+        .record(
+            &state.db,
+            AuditEvent::new(AuditAction::LoginSucceeded)
+                .by(user.id)
+                .on("user", user.id),
+        )
+        .await?;
     let session = auth.tokens.start_session(user.id).await?;
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "logged in");
     issue_tokens(auth, session, jar).await
+}
+
+/// The account a failed login aimed at, when it exists (the email itself is not recorded).
+fn login_failed(account_id: Option<Uuid>) -> AuditEvent {
+    let event = AuditEvent::new(AuditAction::LoginFailed);
+    match account_id {
+        Some(id) => event.on("user", id),
+        None => event,
+    }
 }
 
 /// Rotate the refresh token
@@ -441,9 +465,18 @@ async fn logout(
 async fn logout_all(
     State(state): State<AppState>,
     user: CurrentUser,
+    audit: AuditContext,
     jar: CookieJar,
 ) -> Result<(CookieJar, StatusCode), AuthError> {
     let auth = &state.auth;
+    audit
+        .record(
+            &state.db,
+            AuditEvent::new(AuditAction::LogoutAll)
+                .by(user.id)
+                .on("user", user.id),
+        )
+        .await?;
     auth.tokens.revoke_user_sessions(user.id, None).await?;
     auth.tokens.revoke_access_token(user.token_id).await?;
     tracing::info!(user_id = %user.id, "logged out everywhere");
@@ -493,6 +526,7 @@ async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
     ClientIp(ip): ClientIp,
+    audit: AuditContext,
     ValidatedJson(request): ValidatedJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, AuthError> {
     let auth = &state.auth;
@@ -534,7 +568,18 @@ async fn change_password(
     let mut account: users::ActiveModel = account.into();
     account.password_hash = Set(password_hash);
     account.updated_at = Set(Utc::now());
-    account.update(&state.db).await?;
+    let transaction = state.db.begin().await?;
+    account.update(&transaction).await?;
+    audit
+        .record(
+            &transaction,
+            AuditEvent::new(AuditAction::PasswordChanged)
+                .by(user.id)
+                .on("user", user.id)
+                .fields(&["password_hash"]),
+        )
+        .await?;
+    transaction.commit().await?;
     auth.tokens
         .revoke_user_sessions(user.id, Some(user.session.session_id))
         .await?;

@@ -5,7 +5,10 @@ use crate::cli::{CommandError, DbCommand};
 use crate::config::Settings;
 use crate::db;
 
-pub async fn run(settings: Settings, command: DbCommand) -> Result<(), CommandError> {
+pub async fn run(mut settings: Settings, command: DbCommand) -> Result<(), CommandError> {
+    // One connection: sea-orm's `fresh` turns SQLite's foreign-key checks off with a PRAGMA,
+    // which holds only on the connection it ran on, so every drop must use that connection.
+    settings.database_max_connections = 1;
     if let DbCommand::Fresh { allow_non_dev } = command
         && !settings.environment.is_dev()
         && !allow_non_dev

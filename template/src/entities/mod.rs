@@ -1,6 +1,13 @@
 //! sea-orm entities, one file per table.
 
+{% if example_resource -%}
+pub mod articles;
+{% endif -%}
+pub mod audit_events;
 pub mod casbin_rule;
+{% if example_resource -%}
+pub mod comments;
+{% endif -%}
 pub mod mfa_recovery_codes;
 pub mod user_totp;
 pub mod users;

@@ -2,8 +2,13 @@
 //! registered in [`api_routes`]; annotating handlers with `#[utoipa::path]` and registering
 //! them with `routes!` is what puts them in the OpenAPI document.
 
+{% if example_resource -%}
+pub mod articles;
+{% endif -%}
 pub mod health;
 pub mod openapi;
+pub mod pagination;
+pub mod resource;
 
 use crate::auth::access::DeclaredRoutes;
 
@@ -13,6 +18,10 @@ pub fn api_routes() -> DeclaredRoutes {
     DeclaredRoutes::new()
         .merge(crate::auth::routes::routes())
         .merge(crate::auth::admin::routes())
+        .merge(crate::audit::routes::routes())
+{%- if example_resource %}
+        .merge(articles::routes())
+{%- endif %}
         .layer_with(|router, state| router.layer(crate::middleware::rate_limit::api_layer(state)))
 }
 
