@@ -102,8 +102,11 @@ cd "$work/project"
 
 # --- the image ------------------------------------------------------------------------------
 t0=$(date +%s)
-say "building $image from the project's Dockerfile"
-if ! docker build -t "$image" . >"$work/build.log" 2>&1; then
+say "building $image from the project's Dockerfile (docker compose build api, as the guide does)"
+# The same builder (BuildKit, through compose) as the guide's build step below, so that step and
+# ci/test-swarm.sh reuse this layer cache. The passwords only satisfy compose's interpolation.
+if ! POSTGRES_PASSWORD=build-only REDIS_PASSWORD=build-only \
+    docker compose -p "$dev_project" -f compose.yaml -f compose.prod.yaml build api >"$work/build.log" 2>&1; then
   tail -n 40 "$work/build.log" >&2
   fail "the image does not build (last lines above)"
 fi
@@ -224,7 +227,7 @@ if [ -n "$shasec" ]; then
     fail "shasec probe found something at medium or above against the prod stack"
   fi
   say "ok: shasec probe $base_url: no finding at medium or above ($(grep -c . "$work/probe.txt") report lines)"
-  "$shasec" probe "http://$host_address:$api_port" --only ports --format json --output "$work/ports.json" \
+  "$shasec" probe "http://$host_address:$api_port" --only ports --ports 5432,6379 --format json --output "$work/ports.json" \
     >"$work/ports.txt" 2>&1 || true
   python3 - "$work/ports.json" <<'PY' || { cat "$work/ports.txt" >&2; fail "shasec ports probe on the host"; }
 import json, sys
