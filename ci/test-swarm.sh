@@ -29,6 +29,12 @@ fail() {
   done
   exit 1
 }
+# Swarm's service addresses (VIPs) and its routing mesh are IPVS: a kernel without it cannot run
+# a stack at all (tasks get "no route to host" to each other), so say so instead of timing out.
+if [ ! -e /proc/net/ip_vs ] && ! modprobe ip_vs 2>/dev/null; then
+  echo "test-swarm: this kernel has no IPVS (ip_vs), which Swarm's service VIPs and routing mesh need" >&2
+  exit 3
+fi
 [ -f "$source_project/deploy/stack.yaml" ] || { echo "test-swarm: $source_project has no deploy/stack.yaml" >&2; exit 2; }
 
 port_taken() { ss -H -ltn "sport = :$1" | grep -q .; }

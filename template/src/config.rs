@@ -291,18 +291,20 @@ fn read_setting_files(layer: &mut HashMap<String, String>) -> Result<(), ConfigE
         if path.as_os_str().is_empty() {
             continue;
         }
-        if layer.get(name).is_some_and(|value| !value.trim().is_empty()) {
+        if layer
+            .get(name)
+            .is_some_and(|value| !value.trim().is_empty())
+        {
             return Err(ConfigError::Invalid(format!(
                 "set {name} or {variable}, not both"
             )));
         }
-        let content = std::fs::read_to_string(&path).map_err(|error| {
-            ConfigError::UnreadableSettingFile {
+        let content =
+            std::fs::read_to_string(&path).map_err(|error| ConfigError::UnreadableSettingFile {
                 variable: variable.clone(),
                 path: path.clone(),
                 reason: error.to_string(),
-            }
-        })?;
+            })?;
         let value = content.trim_end_matches(['\n', '\r']);
         if value.trim().is_empty() {
             return Err(ConfigError::EmptySettingFile { variable, path });
@@ -408,10 +410,12 @@ mod setting_files_tests {
         let directory = tempfile::tempdir().unwrap();
         for (name, content) in [("empty", ""), ("blank", " \n\n")] {
             let path = secret_file(&directory, name, content);
-            let error =
-                Settings::from_sources(sources_with(&[("JWT_SECRET_FILE", path.clone())]))
-                    .unwrap_err();
-            assert_eq!(error.to_string(), format!("JWT_SECRET_FILE: {path} is empty"));
+            let error = Settings::from_sources(sources_with(&[("JWT_SECRET_FILE", path.clone())]))
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("JWT_SECRET_FILE: {path} is empty")
+            );
         }
     }
 

@@ -34,9 +34,18 @@ fn prod_from_files(directory: &Path, jwt_secret: &str) -> Vec<(&'static str, Str
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
     vec![
         ("ENVIRONMENT", "prod".to_owned()),
-        ("JWT_SECRET_FILE", write(directory, "jwt", &format!("{jwt_secret}\n"))),
-        ("DATABASE_URL_FILE", write(directory, "database", &format!("{database}\n"))),
-        ("REDIS_URL_FILE", write(directory, "redis", &format!("{}\n", common::redis_url()))),
+        (
+            "JWT_SECRET_FILE",
+            write(directory, "jwt", &format!("{jwt_secret}\n")),
+        ),
+        (
+            "DATABASE_URL_FILE",
+            write(directory, "database", &format!("{database}\n")),
+        ),
+        (
+            "REDIS_URL_FILE",
+            write(directory, "redis", &format!("{}\n", common::redis_url())),
+        ),
     ]
 }
 
@@ -57,9 +66,16 @@ fn the_guard_judges_the_content_of_the_secret_file() {
         &prod_from_files(directory.path(), "CHANGE_ME_jwt_secret"),
     );
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
-    let output = format!("{}{}", String::from_utf8_lossy(&refused.stdout), stderr(&refused));
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        stderr(&refused)
+    );
     assert!(output.contains("JWT_SECRET:"), "{output}");
-    assert!(!output.contains("CHANGE_ME_jwt_secret"), "the secret is echoed: {output}");
+    assert!(
+        !output.contains("CHANGE_ME_jwt_secret"),
+        "the secret is echoed: {output}"
+    );
 }
 
 #[test]
@@ -69,16 +85,36 @@ fn a_missing_unreadable_or_empty_file_is_one_clear_line() {
     let missing = directory.path().join("absent").display().to_string();
     let folder = directory.path().display().to_string();
     for (variable, path, expected) in [
-        ("JWT_SECRET_FILE", missing.clone(), format!("JWT_SECRET_FILE: cannot read {missing}: ")),
-        ("DATABASE_URL_FILE", folder.clone(), format!("DATABASE_URL_FILE: cannot read {folder}: ")),
-        ("REDIS_URL_FILE", empty.clone(), format!("REDIS_URL_FILE: {empty} is empty")),
+        (
+            "JWT_SECRET_FILE",
+            missing.clone(),
+            format!("JWT_SECRET_FILE: cannot read {missing}: "),
+        ),
+        (
+            "DATABASE_URL_FILE",
+            folder.clone(),
+            format!("DATABASE_URL_FILE: cannot read {folder}: "),
+        ),
+        (
+            "REDIS_URL_FILE",
+            empty.clone(),
+            format!("REDIS_URL_FILE: {empty} is empty"),
+        ),
     ] {
         for command in [&["doctor"][..], &["serve"][..]] {
             let output = app(directory.path(), command, &[(variable, path.clone())]);
-            assert_eq!(output.status.code(), Some(3), "{variable}: {}", stderr(&output));
+            assert_eq!(
+                output.status.code(),
+                Some(3),
+                "{variable}: {}",
+                stderr(&output)
+            );
             let message = stderr(&output);
             assert_eq!(message.lines().count(), 1, "{message}");
-            assert!(message.starts_with(&format!("error: {expected}")), "{message}");
+            assert!(
+                message.starts_with(&format!("error: {expected}")),
+                "{message}"
+            );
         }
     }
 }
