@@ -31,6 +31,17 @@ echo "check-prod-artifacts: ${#scripts[@]} shell script(s) checked"
 hadolint "$project/Dockerfile" || fail "hadolint rejects the Dockerfile"
 python3 "$root/ci/check_prod_files.py" "$project" || fail "container/deploy files do not hold their promises"
 
+# Compose itself (when installed: ci/docker.sh) must accept every combination the docs give;
+# its validation is stricter than a YAML parse (duplicate security_opt items, pids limits…).
+if docker compose version >/dev/null 2>&1; then
+  compose_env=(env POSTGRES_PASSWORD=validation-only REDIS_PASSWORD=validation-only)
+  (cd "$project" && "${compose_env[@]}" docker compose config -q) || fail "docker compose rejects compose.yaml + compose.override.yaml"
+  if [ "$prod" = true ]; then
+    (cd "$project" && "${compose_env[@]}" docker compose -f compose.yaml -f compose.prod.yaml config -q) \
+      || fail "docker compose rejects compose.yaml + compose.prod.yaml"
+  fi
+fi
+
 # compose-lint lints a base file together with the override compose would merge beside it.
 (cd "$project" && compose-lint check -q --fail-on high compose.yaml) || fail "compose-lint: compose.yaml"
 if [ "$prod" = true ]; then

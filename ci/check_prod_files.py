@@ -107,7 +107,13 @@ def check_prod(base, prod):
     for name in sorted(set(services) | set(overlay)):
         service = merge(services.get(name, {}), overlay.get(name, {}))
         where = f"compose.prod.yaml ({name})"
-        if service.get("restart") not in ("unless-stopped", "always", "on-failure"):
+        # A one-shot task the api waits for (migrate) must not be restarted after it succeeded.
+        one_shot = (services.get("api", {}).get("depends_on") or {}).get(name, {}).get(
+            "condition") == "service_completed_successfully"
+        if one_shot:
+            if service.get("restart") not in ("no", "on-failure"):
+                problem(where, "a one-shot service must not restart after success (restart: \"no\")")
+        elif service.get("restart") not in ("unless-stopped", "always", "on-failure"):
             problem(where, "no restart policy")
         if service.get("read_only") is not True:
             problem(where, "root filesystem is not read_only")

@@ -6,7 +6,9 @@
 # 3. the template: generation checks (name validation, "Use this template"),
 #    then every variant — defaults, every toggle off, every toggle on — generated,
 #    checked for leftovers, formatted, linted and tested, sharing one target dir;
-# 4. the closed loop on the default project: audit and probe.
+# 4. the closed loop on the default project: audit and probe;
+# 5. the default project's containers: image, compose stacks, Docker Swarm (ci/test-stack.sh,
+#    ci/test-swarm.sh), on the Docker engine ci/docker.sh installs and starts.
 #
 # Environment: SHAAPI_TARGET_DIR (shared target dir of the generated variants),
 # SHAAPI_KEEP=1 keeps the generated projects.
@@ -53,6 +55,7 @@ finish() {
 step "services: PostgreSQL and Redis answer" bash ci/services.sh || finish
 step "tools: cargo-generate 0.26.0" bash ci/cargo-generate.sh || finish
 step "tools: linters (shellcheck, hadolint)" bash ci/install-linters.sh
+step "tools: Docker engine and Compose v2 (ci/docker.sh)" bash ci/docker.sh
 
 step "ci scripts: shellcheck" shellcheck -S warning ci/*.sh .ci/run
 
@@ -114,6 +117,23 @@ done
 if [ -x ci/loop.sh ] && [ -d "$work/defaults/demo" ]; then
   step "loop: audit and probe the default project" \
     env CARGO_TARGET_DIR="$shared_target" bash ci/loop.sh "$work/defaults/demo" "$shasec_bin"
+fi
+
+# --- 5. containers, for real, on the default project -----------------------------------------
+# The image from the project's Dockerfile (its layer cache is shared by both steps and by the
+# next run), the compose stacks following deploy/README.md, then Docker Swarm.
+if [ -d "$work/defaults/demo" ]; then
+  step "containers: base-image stand-ins (ci/base-images.sh)" bash ci/base-images.sh "$work/defaults/demo"
+  step "containers: image, dev and prod stacks, drills, backups (ci/test-stack.sh)" \
+    bash ci/test-stack.sh "$work/defaults/demo" "$shasec_bin"
+  # Swarm needs IPVS in the kernel (service VIPs, routing mesh); some VMs' kernels lack it.
+  if [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; then
+    step "containers: Docker Swarm stack, rolling update (ci/test-swarm.sh)" \
+      bash ci/test-swarm.sh "$work/defaults/demo"
+  else
+    echo "::: NOT RUN containers: Docker Swarm stack (ci/test-swarm.sh): this kernel has no IPVS (ip_vs)"
+  fi
+  step "containers: cleanup leaves only images (ci/docker.sh cleanup)" bash ci/docker.sh cleanup
 fi
 
 finish

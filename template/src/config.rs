@@ -371,7 +371,186 @@ pub enum ConfigError {
     UnreadableDotenv { path: PathBuf, reason: String },
     #[error("invalid configuration: {0}")]
     Invalid(String),
+    #[error("{variable}: cannot read {path}: {reason}")]
+    UnreadableSettingFile {
+        variable: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{variable}: {path} is empty")]
+    EmptySettingFile { variable: String, path: PathBuf },
 }
+
+// --- Settings read from files (`<NAME>_FILE`) -----------------------------------------------
+// Docker and Swarm secrets are files (/run/secrets/…), never environment variables: each of
+// these settings may instead name a file whose content is the value. The content then goes
+// through the same parsing and production guard as a value set directly.
+
+/// The settings that accept a `<NAME>_FILE` variable.
+pub const FILE_SETTINGS: [&str; 3] = ["JWT_SECRET", "DATABASE_URL", "REDIS_URL"];
+
+/// Replaces each `<NAME>_FILE` of one layer (`.env` or the environment) by `<NAME>` set to the
+/// file's content, trailing line breaks removed (`echo secret > file` adds one). A blank
+/// `<NAME>_FILE` means unset; setting both forms in one layer is refused as ambiguous.
+fn read_setting_files(layer: &mut HashMap<String, String>) -> Result<(), ConfigError> {
+    for name in FILE_SETTINGS {
+        let variable = format!("{name}_FILE");
+        let Some(path) = layer.remove(&variable) else {
+            continue;
+        };
+        let path = PathBuf::from(path.trim());
+        if path.as_os_str().is_empty() {
+            continue;
+        }
+        if layer
+            .get(name)
+            .is_some_and(|value| !value.trim().is_empty())
+        {
+            return Err(ConfigError::Invalid(format!(
+                "set {name} or {variable}, not both"
+            )));
+        }
+        let content =
+            std::fs::read_to_string(&path).map_err(|error| ConfigError::UnreadableSettingFile {
+                variable: variable.clone(),
+                path: path.clone(),
+                reason: error.to_string(),
+            })?;
+        let value = content.trim_end_matches(['\n', '\r']);
+        if value.trim().is_empty() {
+            return Err(ConfigError::EmptySettingFile { variable, path });
+        }
+        layer.insert(name.to_owned(), value.to_owned());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod setting_files_tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn sources_with(pairs: &[(&str, String)]) -> ConfigSources {
+        ConfigSources {
+            environment: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..ConfigSources::default()
+        }
+    }
+
+    fn secret_file(directory: &tempfile::TempDir, name: &str, content: &str) -> String {
+        let path = directory.path().join(name);
+        std::fs::write(&path, content).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn each_file_setting_takes_the_files_content_without_the_trailing_newline() {
+        let directory = tempfile::tempdir().unwrap();
+        let settings = Settings::from_sources(sources_with(&[
+            (
+                "JWT_SECRET_FILE",
+                secret_file(&directory, "jwt", "s3cr3t with spaces \n"),
+            ),
+            (
+                "DATABASE_URL_FILE",
+                secret_file(&directory, "db", "postgres://u:p@db:5432/app\r\n"),
+            ),
+            (
+                "REDIS_URL_FILE",
+                secret_file(&directory, "redis", "redis://:p@redis:6379/0"),
+            ),
+        ]))
+        .unwrap();
+        assert_eq!(settings.jwt_secret.expose_secret(), "s3cr3t with spaces ");
+        assert_eq!(
+            settings.database_url.as_deref(),
+            Some("postgres://u:p@db:5432/app")
+        );
+        assert_eq!(
+            settings.redis_url.as_deref(),
+            Some("redis://:p@redis:6379/0")
+        );
+    }
+
+    #[test]
+    fn the_files_content_is_validated_like_a_direct_value() {
+        let directory = tempfile::tempdir().unwrap();
+        let error = Settings::from_sources(sources_with(&[(
+            "DATABASE_URL_FILE",
+            secret_file(&directory, "db", "mysql://localhost/app\n"),
+        )]))
+        .unwrap_err();
+        assert!(error.to_string().contains("DATABASE_URL"), "{error}");
+    }
+
+    #[test]
+    fn a_missing_file_is_one_line_naming_the_variable_and_the_path() {
+        let error = Settings::from_sources(sources_with(&[(
+            "JWT_SECRET_FILE",
+            "/nonexistent/run/secrets/jwt".to_owned(),
+        )]))
+        .unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("JWT_SECRET_FILE: cannot read /nonexistent/run/secrets/jwt: "),
+            "{message}"
+        );
+        assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        // A directory cannot be read as a file, whoever runs the test (root reads any mode).
+        let error = Settings::from_sources(sources_with(&[(
+            "REDIS_URL_FILE",
+            directory.path().display().to_string(),
+        )]))
+        .unwrap_err();
+        assert!(
+            matches!(error, ConfigError::UnreadableSettingFile { ref variable, .. } if variable == "REDIS_URL_FILE"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn an_empty_or_blank_file_is_refused() {
+        let directory = tempfile::tempdir().unwrap();
+        for (name, content) in [("empty", ""), ("blank", " \n\n")] {
+            let path = secret_file(&directory, name, content);
+            let error = Settings::from_sources(sources_with(&[("JWT_SECRET_FILE", path.clone())]))
+                .unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                format!("JWT_SECRET_FILE: {path} is empty")
+            );
+        }
+    }
+
+    #[test]
+    fn both_forms_at_once_are_refused_and_a_blank_file_variable_is_unset() {
+        let directory = tempfile::tempdir().unwrap();
+        let error = Settings::from_sources(sources_with(&[
+            ("JWT_SECRET", "direct".to_owned()),
+            ("JWT_SECRET_FILE", secret_file(&directory, "jwt", "file")),
+        ]))
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("JWT_SECRET or JWT_SECRET_FILE"),
+            "{error}"
+        );
+        let settings = Settings::from_sources(sources_with(&[
+            ("JWT_SECRET", "direct".to_owned()),
+            ("JWT_SECRET_FILE", " ".to_owned()),
+        ]))
+        .unwrap();
+        assert_eq!(settings.jwt_secret.expose_secret(), "direct");
+    }
+}
+// --- end of settings read from files ---------------------------------------------------------
 
 /// Where the layers come from. Tests build one by hand so they never touch the process
 /// environment (which is shared by every test thread).
@@ -450,7 +629,8 @@ impl Settings {
                     .required(*required),
             );
         }
-        for layer in [sources.dotenv, sources.environment] {
+        for mut layer in [sources.dotenv, sources.environment] {
+            read_setting_files(&mut layer)?;
             // Values stay strings (no `try_parsing`): a numeric secret keeps its leading
             // zeros, and serde converts only the fields that are numbers or booleans.
             // Unrelated variables (PATH, HOME…) are ignored by deserialization.
