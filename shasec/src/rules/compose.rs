@@ -159,7 +159,9 @@ pub static ISOLATION_WEAKENED: Rule = Rule {
               `seccomp:unconfined`, `apparmor:unconfined` or `systempaths=unconfined`. High for \
               capabilities that reach the host (`ALL`, `SYS_ADMIN`, `SYS_PTRACE`, `SYS_MODULE`, \
               `NET_ADMIN`, `DAC_READ_SEARCH`, `SYS_RAWIO`, `BPF`, `PERFMON`) and for unconfined \
-              profiles; medium for other added capabilities.",
+              profiles; medium for other added capabilities, which are not reported when the \
+              service also sets `cap_drop: [ALL]` (dropping everything and adding back the few a \
+              process needs is the hardened pattern).",
     remediation: "Drop the capability (most services need none: `cap_drop: [ALL]`), or add only the \
                   narrow one a process needs (`NET_BIND_SERVICE`); keep the default seccomp and \
                   AppArmor profiles or ship a tailored one.",
@@ -622,9 +624,18 @@ fn check_isolation(project: &Project, path: &str, service: &Service, findings: &
             ));
         }
     }
+    // `cap_drop: [ALL]` then the few a process needs is the hardened pattern: only
+    // host-reaching capabilities are reported then.
+    let drops_all = service
+        .cap_drop
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case("all"));
     for capability in &service.cap_add {
         let name = capability.value.trim().to_ascii_uppercase();
         let name = name.strip_prefix("CAP_").unwrap_or(&name).to_owned();
+        if drops_all && !HOST_CAPABILITIES.contains(&name.as_str()) {
+            continue;
+        }
         let mut finding = Finding::new(
             &ISOLATION_WEAKENED,
             Location::line(path, capability.line),
