@@ -167,6 +167,8 @@ fn datastores_published_in_every_ports_syntax() {
             "docker-compose.yml:25",
             "docker-compose.yml:29",
             "docker-compose.yml:33",
+            "compose.override.yaml:5",
+            "compose.dev.yaml:6",
         ],
     );
 }

@@ -101,7 +101,19 @@ fn kind_name(kind: FileKind) -> &'static str {
 /// Lock files and CI/tooling metadata hold no application settings.
 fn is_config_candidate(file: &SourceFile) -> bool {
     let name = file.file_name().to_ascii_lowercase();
+    // Tooling manifests: lint names (`needless_pass_by_value`), feature lists, formatter rules.
     let skipped_names = [
+        "cargo.toml",
+        ".taplo.toml",
+        "taplo.toml",
+        "rustfmt.toml",
+        ".rustfmt.toml",
+        "clippy.toml",
+        "deny.toml",
+        "pyproject.toml",
+        "package.json",
+        "composer.json",
+        "renovate.json",
         "package-lock.json",
         "pnpm-lock.yaml",
         "yarn.lock",
@@ -109,13 +121,47 @@ fn is_config_candidate(file: &SourceFile) -> bool {
         "tsconfig.json",
         ".shasec.toml",
     ];
-    let skipped_dirs = ["locales", "locale", "i18n", "translations", "lang"];
+    let skipped_dirs = [
+        "locales",
+        "locale",
+        "i18n",
+        "translations",
+        "lang",
+        ".vscode",
+        "vscode",
+        ".devcontainer",
+    ];
+    // JSON with comments (tsconfig, VS Code, launch settings) is valid for its reader, not JSON.
+    let jsonc = (name.starts_with("tsconfig") || name.starts_with("jsconfig"))
+        && name.ends_with(".json")
+        || matches!(
+            name.as_str(),
+            "devcontainer.json" | "launchsettings.json" | ".eslintrc.json" | ".babelrc"
+        );
     !skipped_names.contains(&name.as_str())
+        && !jsonc
         && !name.ends_with(".lock")
         && !file
             .path
             .split('/')
             .any(|dir| skipped_dirs.contains(&dir.to_ascii_lowercase().as_str()))
+}
+
+/// Sources of another template engine (cookiecutter's `{{cookiecutter.project_slug}}/…`, a Helm
+/// chart's `templates/`): not valid YAML, TOML or Dockerfiles until rendered, so not parsed.
+fn is_template_path(file: &SourceFile) -> bool {
+    file.path.contains("{{")
+        || file.path.contains("{%")
+        || (matches!(
+            file.kind,
+            FileKind::Yaml | FileKind::Compose | FileKind::Json
+        ) && file
+            .path
+            .split('/')
+            .rev()
+            .skip(1)
+            .any(|dir| dir == "templates")
+            && file.text.contains("{{"))
 }
 
 fn yaml_documents(file: &SourceFile, findings: &mut Vec<Finding>) -> Option<Vec<Node>> {
@@ -137,23 +183,34 @@ pub fn parse_project<'p>(project: &'p Project, findings: &mut Vec<Finding>) -> P
         rust: Vec::new(),
     };
     for file in &project.files {
+        // Another engine's template source is judged as far as it parses; its syntax errors
+        // are the template's, not the project's.
+        let mut template_errors = Vec::new();
+        let sink: &mut Vec<Finding> = if is_template_path(file) {
+            &mut template_errors
+        } else {
+            &mut *findings
+        };
         match file.kind {
             FileKind::Dotenv => {
                 let env = dotenv::parse(&file.text);
                 for issue in &env.issues {
-                    findings.push(parse_error(file, Some(issue.line), &issue.message));
+                    sink.push(parse_error(file, Some(issue.line), &issue.message));
                 }
                 parsed.dotenvs.push((file, env));
             }
             FileKind::Dockerfile => {
                 let dockerfile = dockerfile::parse(&file.text);
                 for issue in &dockerfile.issues {
-                    findings.push(parse_error(file, Some(issue.line), &issue.message));
+                    sink.push(parse_error(file, Some(issue.line), &issue.message));
                 }
                 parsed.dockerfiles.push((file, dockerfile));
             }
             FileKind::Compose | FileKind::Yaml | FileKind::Json => {
-                let Some(documents) = yaml_documents(file, findings) else {
+                if file.kind == FileKind::Json && !is_config_candidate(file) {
+                    continue;
+                }
+                let Some(documents) = yaml_documents(file, sink) else {
                     continue;
                 };
                 let is_compose = file.kind == FileKind::Compose
@@ -168,7 +225,7 @@ pub fn parse_project<'p>(project: &'p Project, findings: &mut Vec<Finding>) -> P
                             compose,
                             prod: project::is_prod_compose(&file.path),
                         }),
-                        Err(message) => findings.push(parse_error(file, None, message)),
+                        Err(message) => sink.push(parse_error(file, None, message)),
                     }
                 } else if is_config_candidate(file) && !file.path.starts_with(".github/") {
                     parsed.configs.push((file, config::from_yaml(&documents)));
@@ -180,9 +237,7 @@ pub fn parse_project<'p>(project: &'p Project, findings: &mut Vec<Finding>) -> P
                 }
                 match config::from_toml(&file.text) {
                     Ok(settings) => parsed.configs.push((file, settings)),
-                    Err(error) => {
-                        findings.push(parse_error(file, Some(error.line), &error.message))
-                    }
+                    Err(error) => sink.push(parse_error(file, Some(error.line), &error.message)),
                 }
             }
             FileKind::Rust => match syn::parse_file(&file.text) {
@@ -191,13 +246,65 @@ pub fn parse_project<'p>(project: &'p Project, findings: &mut Vec<Finding>) -> P
                     let line = u32::try_from(error.span().start().line)
                         .ok()
                         .filter(|line| *line > 0);
-                    findings.push(parse_error(file, line, error));
+                    sink.push(parse_error(file, line, error));
                 }
             },
+            FileKind::Text if file.path.ends_with(".properties") && is_config_candidate(file) => {
+                parsed
+                    .configs
+                    .push((file, config::from_properties(&file.text)));
+            }
             FileKind::Sql | FileKind::Text => {}
         }
     }
+    // Files compose loads with `env_file:` are dotenv files whatever their name.
+    for path in env_file_targets(&parsed.compose) {
+        if let Some(file) = project
+            .file(&path)
+            .filter(|file| file.kind != FileKind::Dotenv)
+        {
+            parsed.dotenvs.push((file, dotenv::parse(&file.text)));
+        }
+    }
     parsed
+}
+
+/// The `env_file:` paths of every compose file, relative to the project root.
+pub fn env_file_targets(compose: &[ComposeDocument<'_>]) -> Vec<String> {
+    let mut targets: Vec<String> = compose
+        .iter()
+        .flat_map(|document| {
+            let directory = document
+                .file
+                .path
+                .rsplit_once('/')
+                .map_or("", |(dir, _)| dir);
+            document.compose.services.iter().flat_map(move |service| {
+                service
+                    .env_files
+                    .iter()
+                    .filter_map(move |env_file| normalise_join(directory, &env_file.value))
+            })
+        })
+        .collect();
+    targets.sort();
+    targets.dedup();
+    targets
+}
+
+/// `directory/relative` with `.` and `..` resolved; `None` when it leaves the project.
+fn normalise_join(directory: &str, relative: &str) -> Option<String> {
+    let mut parts: Vec<&str> = directory.split('/').filter(|p| !p.is_empty()).collect();
+    for part in relative.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            other => parts.push(other),
+        }
+    }
+    Some(parts.join("/"))
 }
 
 /// Audits the project at `root`.

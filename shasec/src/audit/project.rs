@@ -6,10 +6,13 @@ use std::path::{Path, PathBuf};
 
 use crate::finding::{Finding, Location};
 use crate::parse::{dotenv, git_index};
-use crate::rules::meta::PARSE_ERROR;
+use crate::rules::meta::{FILE_OVER_BUDGET, PARSE_ERROR};
 
-/// Files larger than this are not read: no configuration or source file is this big.
-const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+/// Files larger than this are not read whole: no configuration or source file is this big.
+/// Dotenv files over it are read streaming; any other one is named in an info finding.
+pub const MAX_FILE_BYTES: u64 = 2 * 1024 * 1024;
+/// Of an over-budget dotenv file, lines longer than this are kept empty (no setting is that long).
+const MAX_STREAMED_LINE: usize = 4096;
 /// Always skipped: build output, dependencies, the git database.
 const SKIPPED_DIRS: &[&str] = &["target", "node_modules", ".git"];
 
@@ -70,7 +73,15 @@ pub fn file_role(path: &str) -> FileRole {
     let in_dev_dir = path.split('/').rev().skip(1).any(|dir| {
         matches!(
             dir.to_ascii_lowercase().as_str(),
-            "test" | "tests" | "testdata" | "spec" | "e2e" | "examples" | "example" | "docs"
+            "test"
+                | "tests"
+                | "testdata"
+                | "spec"
+                | "e2e"
+                | "examples"
+                | "example"
+                | "docs"
+                | ".devcontainer"
         )
     });
     if in_dev_dir
@@ -83,6 +94,9 @@ pub fn file_role(path: &str) -> FileRole {
             "ci",
             "override",
             "debug",
+            "travis",
+            "playwright",
+            "e2e",
         ])
     {
         return FileRole::DevOnly;
@@ -110,7 +124,13 @@ fn compose_by_name(file_name: &str) -> bool {
 
 pub fn classify(file_name: &str) -> FileKind {
     let lower = file_name.to_ascii_lowercase();
-    if lower == ".env"
+    // `.env.patch`, `.env.diff`: changes to an env file, not one.
+    let change_file = [".patch", ".diff", ".orig", ".rej"]
+        .iter()
+        .any(|ext| lower.ends_with(ext));
+    if change_file {
+        FileKind::Text
+    } else if lower == ".env"
         || lower.starts_with(".env.")
         || lower.ends_with(".env")
         || lower == "env.example"
@@ -201,7 +221,29 @@ impl Project {
                 continue;
             };
             let path = relative.to_string_lossy().replace('\\', "/");
-            if entry.metadata().is_ok_and(|m| m.len() > MAX_FILE_BYTES) {
+            let kind = classify(entry.file_name().to_str().unwrap_or_default());
+            if let Some(size) = entry
+                .metadata()
+                .ok()
+                .map(|m| m.len())
+                .filter(|size| *size > MAX_FILE_BYTES)
+            {
+                if kind == FileKind::Dotenv {
+                    match stream_settings(entry.path()) {
+                        Ok(text) => files.push(SourceFile { path, kind, text }),
+                        Err(error) => findings.push(Finding::new(
+                            &PARSE_ERROR,
+                            Location::file(&path),
+                            format!("cannot read: {error}"),
+                        )),
+                    }
+                } else if !starts_binary(entry.path()) {
+                    findings.push(Finding::new(
+                        &FILE_OVER_BUDGET,
+                        Location::file(&path),
+                        format!("{size} bytes, over the {MAX_FILE_BYTES}-byte budget: not audited"),
+                    ));
+                }
                 continue;
             }
             let bytes = match std::fs::read(entry.path()) {
@@ -220,7 +262,6 @@ impl Project {
                 continue;
             }
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            let kind = classify(entry.file_name().to_str().unwrap_or_default());
             files.push(SourceFile { path, kind, text });
         }
 
@@ -262,6 +303,54 @@ impl Project {
     pub fn file(&self, path: &str) -> Option<&SourceFile> {
         self.files.iter().find(|file| file.path == path)
     }
+}
+
+/// A NUL in the first 8 KiB, as git decides: binary files are not audited at any size.
+fn starts_binary(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(8192);
+    std::fs::File::open(path)
+        .and_then(|file| file.take(8192).read_to_end(&mut head))
+        .is_ok_and(|_| head.contains(&0))
+}
+
+/// An over-budget dotenv file, read line by line: settings keep their line numbers, lines too
+/// long to be a setting are kept empty, so memory stays bounded by the number of lines.
+fn stream_settings(path: &Path) -> std::io::Result<String> {
+    use std::io::{BufRead, Read};
+    let mut reader = std::io::BufReader::new(std::fs::File::open(path)?);
+    let mut text = String::new();
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // Reads at most one line past the limit, then skips the rest of it.
+        let read = (&mut reader)
+            .take(MAX_STREAMED_LINE as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if read == 0 {
+            break;
+        }
+        if line.last() != Some(&b'\n') && line.len() > MAX_STREAMED_LINE {
+            let mut rest = Vec::new();
+            loop {
+                rest.clear();
+                let skipped = (&mut reader)
+                    .take(MAX_STREAMED_LINE as u64)
+                    .read_until(b'\n', &mut rest)?;
+                if skipped == 0 || rest.last() == Some(&b'\n') {
+                    break;
+                }
+            }
+            text.push('\n');
+            continue;
+        }
+        if line.len() > MAX_STREAMED_LINE {
+            text.push('\n');
+        } else {
+            text.push_str(&String::from_utf8_lossy(&line));
+        }
+    }
+    Ok(text)
 }
 
 fn error_path(root: &Path, error: &ignore::Error) -> String {

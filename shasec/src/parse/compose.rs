@@ -24,6 +24,25 @@ pub struct Service {
     pub security_opt: Vec<String>,
     pub environment: Vec<EnvSetting>,
     pub healthcheck: bool,
+    /// Line of the `image:` key (0 when absent).
+    pub image_line: u32,
+    /// `network_mode`, `pid`, `ipc`, `uts`, `userns_mode` values with their lines.
+    pub namespaces: Vec<Scalar>,
+    pub cap_add: Vec<Scalar>,
+    /// `security_opt` entries with their lines.
+    pub security_options: Vec<Scalar>,
+    /// `env_file:` paths (short and long form) with their lines.
+    pub env_files: Vec<Scalar>,
+    /// `command:` words (either form), for options such as Traefik's `--api.insecure=true`.
+    pub command: Vec<String>,
+}
+
+/// A scalar of a service with the key it sits under and its line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scalar {
+    pub key: String,
+    pub value: String,
+    pub line: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +115,22 @@ fn scalar(node: &Node) -> Option<String> {
     node.as_str().filter(|_| !node.is_null()).map(str::to_owned)
 }
 
+/// A scalar or each scalar of a sequence (or each `path` of long-form entries), with lines.
+fn scalars(key: &str, node: &Node) -> Vec<Scalar> {
+    let one = |item: &Node| {
+        let value = scalar(item).or_else(|| item.get("path").and_then(scalar))?;
+        Some(Scalar {
+            key: key.to_owned(),
+            value,
+            line: item.line,
+        })
+    };
+    match &node.kind {
+        NodeKind::Sequence(items) => items.iter().filter_map(one).collect(),
+        _ => one(node).into_iter().collect(),
+    }
+}
+
 fn strings(node: &Node) -> Vec<String> {
     match &node.kind {
         NodeKind::Sequence(items) => items.iter().filter_map(scalar).collect(),
@@ -139,6 +174,31 @@ fn service(name: &str, line: u32, body: &Node) -> Service {
         ..Service::default()
     };
     service.image = body.get("image").and_then(scalar);
+    service.image_line = body.get_entry("image").map_or(0, |(key, _)| key.line);
+    for key in ["network_mode", "pid", "ipc", "uts", "userns_mode"] {
+        if let Some(value) = body.get(key) {
+            service.namespaces.extend(scalars(key, value));
+        }
+    }
+    if let Some(value) = body.get("cap_add") {
+        service.cap_add = scalars("cap_add", value);
+    }
+    if let Some(value) = body.get("security_opt") {
+        service.security_options = scalars("security_opt", value);
+    }
+    if let Some(value) = body.get("command") {
+        service.command = strings(value)
+            .iter()
+            .flat_map(|text| {
+                text.split_whitespace()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+    }
+    if let Some(value) = body.get("env_file") {
+        service.env_files = scalars("env_file", value);
+    }
     service.build = body.get("build").and_then(|build| match &build.kind {
         NodeKind::Scalar { text, .. } => Some(Build {
             context: text.clone(),

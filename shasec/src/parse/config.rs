@@ -203,6 +203,39 @@ fn looks_typed(text: &str) -> bool {
         )
 }
 
+/// Java `.properties`: `key=value`, `key: value` or `key value` per line, `#`/`!` comments,
+/// a trailing `\` continuing the value; keys split on `.` like the other formats' paths.
+pub fn from_properties(text: &str) -> Vec<Setting> {
+    let mut settings = Vec::new();
+    let mut lines = text.lines().enumerate();
+    while let Some((index, line)) = lines.next() {
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with('!') {
+            continue;
+        }
+        let split = trimmed
+            .find(['=', ':'])
+            .map(|at| (&trimmed[..at], &trimmed[at + 1..]))
+            .or_else(|| trimmed.split_once(char::is_whitespace));
+        let (key, value) = split.unwrap_or((trimmed, ""));
+        let mut value = value.trim().to_owned();
+        while value.ends_with('\\') {
+            value.pop();
+            match lines.next() {
+                Some((_, next)) => value.push_str(next.trim()),
+                None => break,
+            }
+        }
+        settings.push(Setting {
+            path: key.trim().split('.').map(str::to_owned).collect(),
+            value,
+            line: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            is_string: true,
+        });
+    }
+    settings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,8 +1,9 @@
-//! The paths tracked in a git repository, read from `.git/index` (versions 2, 3 and 4).
+//! The paths tracked in a git repository: `git ls-files` when git is installed (it resolves
+//! split and sparse indexes), else `.git/index` read here (versions 2, 3 and 4).
 //!
-//! Hand-written rather than through gitoxide's index crate: we need only the path list, and
-//! the format for that is a few dozen lines, where the crate brings a large dependency tree.
-//! Reading the file also avoids requiring a `git` binary on the machine being audited.
+//! The fallback reader is hand-written rather than gitoxide's index crate: we need only the
+//! path list, and the crate brings a large dependency tree. An index it cannot fully read (split
+//! or sparse) is an error, reported as a finding, never a shorter list.
 
 use std::path::{Path, PathBuf};
 
@@ -110,7 +111,13 @@ pub fn parse(bytes: &[u8], hash_length: usize) -> Result<Vec<String>, IndexError
     for _ in 0..count {
         let start = reader.position;
         // ctime, mtime (seconds + nanoseconds each), dev, ino, mode, uid, gid, size: 40 bytes.
-        reader.take(40)?;
+        let stat = reader.take(40)?;
+        let mode = u32::from_be_bytes([stat[24], stat[25], stat[26], stat[27]]);
+        if mode & 0o170000 == 0o040000 {
+            return Err(error(
+                "sparse index (directory entries): install git so `git ls-files` can expand it",
+            ));
+        }
         reader.take(hash_length)?;
         let flags = reader.u16()?;
         if version >= 3 && flags & 0x4000 != 0 {
@@ -136,7 +143,55 @@ pub fn parse(bytes: &[u8], hash_length: usize) -> Result<Vec<String>, IndexError
         paths.push(String::from_utf8_lossy(&path).into_owned());
         previous = path;
     }
+    // Extensions follow the entries (the trailing hash is not one); `link` means most entries
+    // live in a shared index file.
+    while reader.bytes.len() - reader.position > hash_length + 8 {
+        let signature = reader.take(4)?;
+        if signature == b"link" {
+            return Err(error(
+                "split index (entries in sharedindex.*): install git so `git ls-files` can read it",
+            ));
+        }
+        let size = usize::try_from(reader.u32()?).map_err(|_| error("index extension size"))?;
+        reader.take(size)?;
+    }
     Ok(paths)
+}
+
+/// `git ls-files` in the work tree; `None` when git cannot be run or refuses the repository
+/// (then the index is read directly). The repository's own config cannot run a command here:
+/// ls-files runs no hooks, and fsmonitor is switched off.
+fn ls_files(root: &Path, git_dir: &Path) -> Option<Vec<String>> {
+    let output = std::process::Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .arg("--work-tree")
+        .arg(root)
+        .args([
+            "-c",
+            "core.fsmonitor=false",
+            "-c",
+            "core.quotePath=false",
+            "ls-files",
+            "-z",
+            "--cached",
+        ])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    if !output.status.success() {
+        return None;
+    }
+    Some(
+        output
+            .stdout
+            .split(|byte| *byte == 0)
+            .filter(|path| !path.is_empty())
+            .map(|path| String::from_utf8_lossy(path).into_owned())
+            .collect(),
+    )
 }
 
 /// Tracked paths of the work tree at `root`; `Ok(None)` when it is not a git work tree or has
@@ -145,6 +200,9 @@ pub fn tracked_paths(root: &Path) -> Result<Option<Vec<String>>, IndexError> {
     let Some(git_dir) = git_dir(root) else {
         return Ok(None);
     };
+    if let Some(paths) = ls_files(root, &git_dir) {
+        return Ok(Some(paths));
+    }
     let bytes = match std::fs::read(git_dir.join("index")) {
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Some(Vec::new())),

@@ -32,6 +32,26 @@ pub static COOKIE_SAMESITE_NONE_INSECURE: Rule = Rule {
     references: &["CWE-614", "CWE-1275"],
 };
 
+pub static COOKIE_NOT_SECURE: Rule = Rule {
+    id: "SHA035",
+    name: "cookie-set-without-secure",
+    severity: Severity::Medium,
+    title: "Cookie set without `Secure`",
+    summary: "Code sets a cookie without the `Secure` attribute, whatever its SameSite: Python \
+              `set_cookie(…)` without `secure=` (or with `secure=False`), Express `res.cookie(…)` \
+              without `secure:` in its options (or with `secure: false`, also in `express-session`'s \
+              `cookie` options), a Rust `Cookie::build(…)` chain with no `.secure(…)`, or \
+              `secure(false)` / `cookie_secure(false)` on axum-extra, tower-sessions or actix \
+              builders. The browser then sends the cookie (often a session or refresh token) over \
+              plain HTTP, where anyone on the path can read it. A value taken from configuration \
+              (`secure=settings.COOKIE_SECURE`) is not judged. `SameSite=None` without `Secure` is \
+              SHA031.",
+    remediation: "Set `secure=True` / `secure: true` / `.secure(true)`; if local development over \
+                  HTTP needs it off, read the flag from configuration that the production guard \
+                  checks.",
+    references: &["CWE-614", "OWASP A05:2021"],
+};
+
 pub static DOCS_UNCONDITIONAL: Rule = Rule {
     id: "SHA032",
     name: "api-docs-unconditional",
@@ -294,7 +314,104 @@ fn is_comment_line(line: &str) -> bool {
 }
 
 /// Geo-IP service hosts and literal `Set-Cookie` values in non-Rust code and configuration.
+/// The text of a call from its opening parenthesis to the matching one (at most 20 lines on).
+fn call_arguments(lines: &[&str], index: usize, open: usize) -> String {
+    let mut depth = 0usize;
+    let mut text = String::new();
+    for (offset, line) in lines[index..].iter().take(20).enumerate() {
+        let start = if offset == 0 { open } else { 0 };
+        for c in line[start..].chars() {
+            match c {
+                '(' | '{' | '[' => depth += 1,
+                ')' | '}' | ']' => {
+                    depth = depth.saturating_sub(1);
+                    if depth == 0 {
+                        return text;
+                    }
+                }
+                _ => {}
+            }
+            text.push(c);
+        }
+        text.push(' ');
+    }
+    text
+}
+
+/// Python `set_cookie(…)` and Express `res.cookie(…)` / `express-session` cookie options.
+fn scan_cookie_calls(file: &SourceFile, findings: &mut Vec<Finding>) {
+    let lower = file.path.to_ascii_lowercase();
+    let python = lower.ends_with(".py");
+    let javascript = [".js", ".mjs", ".cjs", ".ts"]
+        .iter()
+        .any(|ext| lower.ends_with(ext));
+    if !(python || javascript) || !crate::rules::code_secrets::is_code_file(&file.path) {
+        return;
+    }
+    let lines: Vec<&str> = file.text.lines().collect();
+    for (index, line) in lines.iter().enumerate() {
+        if is_comment_line(line) || line.len() > 1000 {
+            continue;
+        }
+        let number = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        let call = if python {
+            line.find("set_cookie(").map(|at| at + "set_cookie".len())
+        } else {
+            [".cookie(", "res.cookie("]
+                .iter()
+                .find_map(|pattern| line.find(pattern).map(|at| at + pattern.len() - 1))
+        };
+        let message = if let Some(open) = call {
+            let arguments = call_arguments(&lines, index, open).replace(' ', "");
+            let arguments_lower = arguments.to_ascii_lowercase();
+            let explicit_false = arguments_lower.contains("secure=false")
+                || arguments_lower.contains("secure:false");
+            let mentions_secure =
+                arguments_lower.contains("secure=") || arguments_lower.contains("secure:");
+            // `res.cookie('name')` with one argument reads a cookie in some libraries.
+            let sets_value = python || arguments.contains(',');
+            // SameSite=None without Secure is SHA031's.
+            let same_site_none = arguments_lower.contains("samesite=\"none\"")
+                || arguments_lower.contains("samesite='none'")
+                || arguments_lower.contains("samesite:'none'")
+                || arguments_lower.contains("samesite:\"none\"");
+            if same_site_none && (!mentions_secure || explicit_false) {
+                None
+            } else if explicit_false {
+                Some("sets a cookie with `secure` false")
+            } else if !mentions_secure && sets_value {
+                Some("sets a cookie without `secure`")
+            } else {
+                None
+            }
+        } else if javascript
+            && line
+                .replace(' ', "")
+                .to_ascii_lowercase()
+                .contains("cookie:{")
+        {
+            let open = line.find('{').unwrap_or(0);
+            let options = call_arguments(&lines, index, open)
+                .replace(' ', "")
+                .to_ascii_lowercase();
+            options
+                .contains("secure:false")
+                .then_some("session cookie options set `secure: false`")
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            findings.push(Finding::new(
+                &COOKIE_NOT_SECURE,
+                Location::line(&file.path, number),
+                message.to_owned(),
+            ));
+        }
+    }
+}
+
 fn scan_text(file: &SourceFile, findings: &mut Vec<Finding>) {
+    scan_cookie_calls(file, findings);
     for (index, line) in file.text.lines().enumerate() {
         if is_comment_line(line) {
             continue;
@@ -345,6 +462,11 @@ struct ChainFacts {
     same_site_none: Option<u32>,
     secure_true: bool,
     secure_false: bool,
+    /// Line of a `Cookie::build(…)` / `CookieBuilder::new(…)` root.
+    cookie_build: Option<u32>,
+    secure_false_line: Option<u32>,
+    /// A session builder: its default is secure, so only `false` is judged.
+    session_builder: bool,
 }
 
 struct RustVisitor<'f> {
@@ -453,6 +575,15 @@ impl<'f> RustVisitor<'f> {
                 syn::Expr::MethodCall(inner) => method = inner,
                 syn::Expr::Call(call) => {
                     let function = tokens(&call.func);
+                    if function.ends_with("Cookie::build")
+                        || function.ends_with("CookieBuilder::new")
+                    {
+                        facts.cookie_build.get_or_insert(line_of(call.span()));
+                    } else if function.ends_with("SessionMiddleware::builder")
+                        || function.ends_with("SessionManagerLayer::new")
+                    {
+                        facts.session_builder = true;
+                    }
                     if function.ends_with("CorsLayer::very_permissive") {
                         let line = line_of(call.span());
                         facts.any_origin.get_or_insert(line);
@@ -473,6 +604,10 @@ impl<'f> RustVisitor<'f> {
                         facts.same_site_none = facts.same_site_none.or(bound.same_site_none);
                         facts.secure_true |= bound.secure_true;
                         facts.secure_false |= bound.secure_false;
+                        facts.cookie_build = facts.cookie_build.or(bound.cookie_build);
+                        facts.secure_false_line =
+                            facts.secure_false_line.or(bound.secure_false_line);
+                        facts.session_builder |= bound.session_builder;
                     }
                     break;
                 }
@@ -505,16 +640,20 @@ impl<'f> RustVisitor<'f> {
             {
                 facts.same_site_none.get_or_insert(line);
             }
-            "secure" | "set_secure" if argument == "false" || argument == "Some(false)" => {
-                facts.secure_false = true
+            "secure" | "set_secure" | "cookie_secure" | "with_secure"
+                if argument == "false" || argument == "Some(false)" =>
+            {
+                facts.secure_false = true;
+                facts.secure_false_line.get_or_insert(line);
             }
             // `secure(settings.cookie_secure)` is configurable: not judged here.
-            "secure" | "set_secure" => facts.secure_true = true,
+            "secure" | "set_secure" | "cookie_secure" | "with_secure" => facts.secure_true = true,
             _ => {}
         }
     }
 
-    fn report_chain(&mut self, facts: &ChainFacts) {
+    /// `complete`: the chain is not bound to a name a later statement could still make secure.
+    fn report_chain_of(&mut self, facts: &ChainFacts, complete: bool) {
         if let (Some(origin), Some(credentials)) = (facts.any_origin, facts.credentials) {
             self.findings.push(Finding::new(
                 &CORS_ANY_ORIGIN_WITH_CREDENTIALS,
@@ -530,7 +669,26 @@ impl<'f> RustVisitor<'f> {
                     "a cookie is built with `SameSite::None` and without `secure(true)`".to_owned(),
                 ));
             }
+        } else if let Some(line) = facts.secure_false_line {
+            self.findings.push(Finding::new(
+                &COOKIE_NOT_SECURE,
+                Location::line(&self.file.path, line),
+                "a cookie or session builder sets `secure(false)`".to_owned(),
+            ));
+        } else if let Some(line) = facts
+            .cookie_build
+            .filter(|_| !facts.secure_true && complete)
+        {
+            self.findings.push(Finding::new(
+                &COOKIE_NOT_SECURE,
+                Location::line(&self.file.path, line),
+                "a cookie is built without `.secure(…)`".to_owned(),
+            ));
         }
+    }
+
+    fn report_chain(&mut self, facts: &ChainFacts) {
+        self.report_chain_of(facts, true);
     }
 
     fn check_docs_mount(&mut self, method: &syn::ExprMethodCall) {
@@ -635,7 +793,9 @@ impl<'ast> Visit<'ast> for RustVisitor<'_> {
         if let (syn::Pat::Ident(pattern), Some(init)) = (&local.pat, &local.init) {
             if let syn::Expr::MethodCall(call) = init.expr.as_ref() {
                 let facts = self.chain_facts(call);
-                self.report_chain(&facts);
+                // `let c = Cookie::build(…)…;` may be made secure later; `….build()` may not.
+                let finished = matches!(call.method.to_string().as_str(), "build" | "finish");
+                self.report_chain_of(&facts, finished);
                 self.bindings.insert(pattern.ident.to_string(), facts);
             }
         }

@@ -146,11 +146,37 @@ fn is_root_user(user: &str) -> bool {
 }
 
 /// Images known to run as an unprivileged user by default.
+/// Images whose own configuration sets a non-root USER (the Elastic stack's, curl's, Bitnami's,
+/// Grafana's), so a Dockerfile built on them runs unprivileged without a USER of its own.
+const NONROOT_IMAGES: &[&str] = &[
+    "docker.elastic.co/",
+    "curlimages/curl",
+    "bitnami/",
+    "grafana/grafana",
+];
+
 fn nonroot_base(image: &str) -> bool {
     image.ends_with(":nonroot")
         || image.contains(":nonroot-")
         || image.contains("-nonroot")
         || image.starts_with("cgr.dev/chainguard/")
+        || NONROOT_IMAGES
+            .iter()
+            .any(|known| image.trim_start_matches("docker.io/").starts_with(known))
+}
+
+fn is_development_image(path: &str) -> bool {
+    let file_name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    file_name.split(['.', '-', '_']).any(|part| {
+        matches!(
+            part,
+            "debug" | "dev" | "development" | "test" | "playwright" | "e2e"
+        )
+    }) || path
+        .split('/')
+        .rev()
+        .skip(1)
+        .any(|dir| matches!(dir, ".devcontainer" | "local" | "dev" | "development"))
 }
 
 /// Follows `FROM <earlier stage>` links so inherited USER/HEALTHCHECK count.
@@ -193,6 +219,11 @@ fn check_file(
     };
     check_base_images(path, &stages, &args, findings);
     check_instructions(path, dockerfile, findings);
+    // Debug, test and dev-container images never serve traffic: who runs them and whether
+    // they report health is not a deployment's concern.
+    if is_development_image(path) {
+        return;
+    }
 
     let chain = stage_chain(&stages, last_index);
     let final_stage = &stages[last_index];

@@ -39,3 +39,17 @@ pub static SUPPRESSION_INVALID: Rule = Rule {
                   optionally, an `expires = 2026-12-31` date.",
     references: &[],
 };
+
+pub static FILE_OVER_BUDGET: Rule = Rule {
+    id: "SHA093",
+    name: "file-over-budget",
+    severity: Severity::Info,
+    title: "File too large to audit",
+    summary: "A file over the audit's size budget (2 MiB) is not read, and this finding names it so \
+              the skip is never silent. Dotenv files are the exception: whatever their size, they \
+              are read line by line and their settings judged like any other.",
+    remediation: "Keep large data (dumps, generated bundles, datasets) out of the project or in \
+                  `.gitignore`d paths; if it is meant to be there, suppress this finding for its \
+                  path in `.shasec.toml` with a reason.",
+    references: &[],
+};

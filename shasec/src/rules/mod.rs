@@ -5,6 +5,7 @@
 //! (declared in `crate::probe`).
 
 pub mod code;
+pub mod code_secrets;
 pub mod compose;
 pub mod dockerfile;
 pub mod hygiene;
@@ -61,11 +62,17 @@ pub static AUDIT_RULES: &[&Rule] = &[
     &secrets::ENV_FILE_TRACKED,
     &secrets::ENV_FILE_NOT_IGNORED,
     &secrets::SEED_CREDENTIALS,
+    &secrets::SECRET_IN_SOURCE,
     &compose::DATASTORE_PUBLISHED,
     &compose::API_PUBLIC_IN_PROD,
     &compose::PRIVILEGED,
     &compose::DOCKER_SOCKET,
     &compose::PROD_HARDENING_MISSING,
+    &compose::ADMIN_UI_PUBLISHED,
+    &compose::GRAFANA_ANONYMOUS_ADMIN,
+    &compose::IMAGE_UNPINNED,
+    &compose::HOST_NAMESPACE,
+    &compose::ISOLATION_WEAKENED,
     &dockerfile::RUNS_AS_ROOT,
     &dockerfile::UNPINNED_BASE,
     &dockerfile::ADD_FROM_URL,
@@ -76,10 +83,12 @@ pub static AUDIT_RULES: &[&Rule] = &[
     &code::DOCS_UNCONDITIONAL,
     &code::PRODUCTION_GUARD_MISSING,
     &code::GEOIP_LOOKUP,
+    &code::COOKIE_NOT_SECURE,
     &hygiene::TEMPLATE_LEFTOVER,
     &meta::PARSE_ERROR,
     &meta::SUPPRESSION_EXPIRED,
     &meta::SUPPRESSION_INVALID,
+    &meta::FILE_OVER_BUDGET,
 ];
 
 /// Every rule of both commands, audit first.

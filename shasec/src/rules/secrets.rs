@@ -18,7 +18,15 @@ pub static WEAK_SECRET: Rule = Rule {
               production guard: at least 32 bytes and an estimated 128 bits of entropy, not mostly \
               sequential. Critical in files a deployment reads; low in templates (`*.example`, \
               `*.sample`, `*.template`, `*.dist`) and in files named for development or tests \
-              (`.env.dev`, `compose.override.yaml`, `tests/`), where an empty value is not reported. \
+              (`.env.dev`, `compose.override.yaml`, `tests/`), where an empty value is not reported; \
+              an empty value elsewhere is low (an optional secret left unset is not a key anyone can \
+              sign with). Also judged: Dockerfile `ENV`/`ARG` values (with SHA023 saying they are in \
+              the image at all), files compose loads with `env_file:` whatever their name, Java \
+              `.properties` and Spring `${VAR:default}` defaults, and literals in Python, JS/TS, Go, \
+              PHP, Java, Kotlin and Ruby code (see SHA005 for strong ones). Only settings are judged: \
+              Postman collections, Kubernetes `secretKeyRef.key`, header/attribute/tag lists and bare \
+              `key` fields, tooling manifests (`Cargo.toml`, `pyproject.toml`, `package.json`) and \
+              message catalogues are not. \
               A password inside a URL (`postgres://user:password@host`) is judged the same way. \
               Values that are references (`${VAR}`, `${VAR:?}`, `$(cmd)`, `vault:…`, \
               `/run/secrets/…`) are not judged; `${VAR:-default}` is judged by its default.",
@@ -67,13 +75,31 @@ pub static SEED_CREDENTIALS: Rule = Rule {
     references: &["CWE-798", "CWE-259"],
 };
 
+pub static SECRET_IN_SOURCE: Rule = Rule {
+    id: "SHA005",
+    name: "secret-in-source",
+    severity: Severity::High,
+    title: "Secret written into application code or a committed base config",
+    summary: "A secret-named variable, key or argument in application code (Python, JS/TS, Go, PHP, \
+              Java, Kotlin, Ruby: `SECRET_KEY = '…'`, `jwtSecret: '…'`, `os.environ.get('X') or '…'`, \
+              `env('APP_KEY', '…')`) or in a Java `.properties` file is given a literal value that is \
+              strong enough to pass SHA001 (a weak one is reported by SHA001 instead). Every clone \
+              of the repository can sign tokens or read data with it, and a deployment that forgets \
+              to override it runs with a published key. Tests, vendored code and built assets are \
+              not read; example and development files are low.",
+    remediation: "Read the secret from the environment or a secret store with no literal fallback \
+                  (fail at start-up when it is missing), remove the literal and rotate the value: it \
+                  is in the history.",
+    references: &["CWE-798", "CWE-321", "OWASP A07:2021"],
+};
+
 // ---------------------------------------------------------------------------------------------
 // Checks
 
 use std::collections::HashSet;
 
 use crate::audit::project::{FileRole, file_role};
-use crate::audit::{FileKind, Parsed, Project};
+use crate::audit::{FileKind, Parsed, Project, SourceFile};
 use crate::finding::{Finding, Location};
 use crate::parse::compose;
 
@@ -194,6 +220,24 @@ const DESCRIPTIVE_SUFFIXES: &[&str] = &[
     "email",
     "host",
     "port",
+    // Message catalogues and form fields name a secret without holding one.
+    "head",
+    "expired",
+    "invalid",
+    "missing",
+    "error",
+    "message",
+    "title",
+    "text",
+    "mismatch",
+    "incorrect",
+    "confirm",
+    "confirmation",
+    "broker",
+    "table",
+    "driver",
+    "guard",
+    "column",
 ];
 
 /// Splits `jwtSecretKey`, `JWT_SECRET_KEY`, `jwt-secret.key` into lower-case words.
@@ -201,7 +245,8 @@ pub fn name_words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut previous_lower = false;
-    for c in name.chars() {
+    let characters: Vec<char> = name.chars().collect();
+    for (index, &c) in characters.iter().enumerate() {
         if !c.is_ascii_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
@@ -209,7 +254,14 @@ pub fn name_words(name: &str) -> Vec<String> {
             previous_lower = false;
             continue;
         }
-        if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
+        // `JWTSecret`: the last capital of an acronym starts the next word.
+        let acronym_end = c.is_ascii_uppercase()
+            && !previous_lower
+            && current.len() > 1
+            && characters
+                .get(index + 1)
+                .is_some_and(char::is_ascii_lowercase);
+        if c.is_ascii_uppercase() && (previous_lower || acronym_end) && !current.is_empty() {
             words.push(std::mem::take(&mut current));
         }
         previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
@@ -456,7 +508,12 @@ fn is_low_entropy(value: &str) -> bool {
 /// Judges a secret's value; `None` when it is strong enough or only a reference.
 pub fn judge(value: &str) -> Option<Weakness> {
     let value = value.trim();
-    if value.is_empty() {
+    // `...` is elision in an example, not a value; `null` (Laravel, YAML) stands for "not set".
+    if !value.is_empty() && value.chars().all(|c| c == '.') {
+        return None;
+    }
+    let unset = matches!(value.to_ascii_lowercase().as_str(), "null" | "none" | "~");
+    if value.is_empty() || unset {
         return Some(Weakness::Empty);
     }
     if is_reference(value) {
@@ -501,19 +558,134 @@ fn severity_for(path: &str) -> (Severity, &'static str) {
     }
 }
 
-/// An empty value in a template is the advice, not a problem.
+/// An empty value in a template is the advice, and in a test or CI file a local default.
 fn reportable(path: &str, weakness: &Weakness) -> bool {
-    !(*weakness == Weakness::Empty && file_role(path) == FileRole::Template)
+    !(*weakness == Weakness::Empty && file_role(path) != FileRole::Deployed)
 }
 
 fn weak_secret(path: &str, line: u32, what: &str, weakness: &Weakness, extra: &str) -> Finding {
-    let (severity, context) = severity_for(path);
+    let (mut severity, mut context) = severity_for(path);
+    // An empty value is an optional secret left unset (SMTP, OAuth providers …) at least as often
+    // as a used one: not what lets anyone sign tokens, so never critical.
+    if *weakness == Weakness::Empty && severity > Severity::Low {
+        severity = Severity::Low;
+        context = " (optional secrets may be empty; set it wherever the deployment uses it)";
+    }
     Finding::new(
         &WEAK_SECRET,
         Location::line(path, line),
         format!("{what} {weakness}{extra}{context}"),
     )
     .with_severity(severity)
+}
+
+/// Postman collections list request headers and bodies (`header[].key`), not settings.
+fn is_postman_collection(file: &SourceFile, settings: &[crate::parse::config::Setting]) -> bool {
+    file.path
+        .to_ascii_lowercase()
+        .ends_with(".postman_collection.json")
+        || settings.iter().any(|setting| {
+            setting.path.first().is_some_and(|first| first == "info")
+                && (setting.name() == "_postman_id" || setting.value.contains("getpostman.com"))
+        })
+}
+
+/// Where a structured file's key names something other than a setting: Kubernetes references to
+/// a secret's key, header and attribute lists, labels; a bare `key`/`keys` is a map key.
+fn is_setting_path(path: &[String]) -> bool {
+    const NOT_SETTINGS: &[&str] = &[
+        "secretkeyref",
+        "configmapkeyref",
+        "secretref",
+        "valuefrom",
+        "header",
+        "headers",
+        "attributes",
+        "tags",
+        "labels",
+        "annotations",
+        "matchlabels",
+        "keys",
+    ];
+    let last_words = path.last().map(|last| name_words(last)).unwrap_or_default();
+    let bare_key = matches!(last_words.as_slice(), [word] if word == "key" || word == "keys");
+    !bare_key
+        && !path[..path.len().saturating_sub(1)]
+            .iter()
+            .any(|segment| NOT_SETTINGS.contains(&segment.to_ascii_lowercase().as_str()))
+}
+
+fn source_finding(path: &str, line: u32, name: &str) -> Finding {
+    let (severity, context) = match file_role(path) {
+        FileRole::Deployed => (SECRET_IN_SOURCE.severity, ""),
+        _ => (Severity::Low, " (example or development file)"),
+    };
+    Finding::new(
+        &SECRET_IN_SOURCE,
+        Location::line(path, line),
+        format!("`{name}` is given a literal secret in a committed file{context}"),
+    )
+    .with_severity(severity)
+}
+
+/// Code of other stacks, and Java `.properties` (judged with the configs, strong values here).
+fn check_code(project: &Project, parsed: &Parsed<'_>, findings: &mut Vec<Finding>) {
+    for file in &project.files {
+        for secret in crate::rules::code_secrets::literal_secrets(file) {
+            match judge(&secret.value) {
+                Some(weakness) => findings.push(weak_secret(
+                    &file.path,
+                    secret.line,
+                    &format!("`{}`", secret.name),
+                    &weakness,
+                    " (literal in code)",
+                )),
+                None => findings.push(source_finding(&file.path, secret.line, &secret.name)),
+            }
+        }
+    }
+    for (file, settings) in &parsed.configs {
+        if !file.path.ends_with(".properties") {
+            continue;
+        }
+        for setting in settings {
+            if is_secret_name(setting.name())
+                && is_setting_path(&setting.path)
+                && !setting.value.trim().is_empty()
+                && !is_reference(&setting.value)
+                && judge(&setting.value).is_none()
+            {
+                findings.push(source_finding(&file.path, setting.line, &setting.dotted()));
+            }
+        }
+    }
+}
+
+/// Dockerfile `ENV`/`ARG` values, judged like any setting (SHA023 says the value is in the
+/// image at all; this says it is weak).
+fn check_dockerfiles(parsed: &Parsed<'_>, findings: &mut Vec<Finding>) {
+    for (file, dockerfile) in &parsed.dockerfiles {
+        for instruction in &dockerfile.instructions {
+            if !matches!(instruction.keyword.as_str(), "ENV" | "ARG") {
+                continue;
+            }
+            for (key, value) in crate::parse::dockerfile::assignments(instruction) {
+                let Some(value) = value else { continue };
+                if value.trim().is_empty() || !is_secret_name(&key) {
+                    continue;
+                }
+                if let Some(weakness) = judge(&value) {
+                    findings.push(weak_secret(
+                        &file.path,
+                        instruction.line,
+                        &format!("`{} {key}`", instruction.keyword),
+                        &weakness,
+                        "",
+                    ));
+                }
+            }
+        }
+    }
 }
 
 pub fn check(project: &Project, parsed: &Parsed<'_>, findings: &mut Vec<Finding>) {
@@ -524,8 +696,11 @@ pub fn check(project: &Project, parsed: &Parsed<'_>, findings: &mut Vec<Finding>
     }
     for (file, settings) in &parsed.configs {
         let in_seed = is_seed_path(&file.path);
+        if is_postman_collection(file, settings) {
+            continue;
+        }
         for setting in settings {
-            if in_seed {
+            if in_seed || !is_setting_path(&setting.path) {
                 continue;
             }
             judge_setting(
@@ -538,11 +713,87 @@ pub fn check(project: &Project, parsed: &Parsed<'_>, findings: &mut Vec<Finding>
         }
     }
     check_compose_environment(project, parsed, findings);
+    check_dockerfiles(parsed, findings);
+    check_code(project, parsed, findings);
     check_env_files_in_git(project, parsed, findings);
     check_seed_data(project, parsed, findings);
 }
 
+/// Spring's `${NAME:default}`: what runs when NAME is unset is the default.
+fn spring_default(value: &str) -> Option<&str> {
+    let inner = value.trim().strip_prefix("${")?.strip_suffix('}')?;
+    let (name, default) = inner.split_once(':')?;
+    let is_name = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.');
+    (is_name && !default.starts_with(['-', '?', '+'])).then_some(default)
+}
+
+/// `GOOGLE_API_KEY: GOOGLE_API_KEY_VAL`: a token a deployment step substitutes, not a value.
+fn is_substitution_token(name: &str, value: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    value.len() > last.len()
+        && value.starts_with(last)
+        && value
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
+/// A credential another service issues (OAuth client secrets, SMTP and SaaS API keys): a template
+/// placeholder for one cannot authenticate anywhere, so it is never a weak secret that runs;
+/// one the project's own stack accepts (database, JWT, app keys) becomes one when copied.
+fn is_issued_credential(name: &str) -> bool {
+    let words = name_words(name);
+    let has = |word: &str| words.iter().any(|w| w == word);
+    let provider_words = [
+        "smtp",
+        "mail",
+        "email",
+        "mailgun",
+        "mailjet",
+        "sendgrid",
+        "twilio",
+        "stripe",
+        "honeycomb",
+        "sentry",
+        "github",
+        "google",
+        "facebook",
+        "slack",
+        "aws",
+        "oauth",
+        "oauth2",
+    ];
+    has("client") && has("secret")
+        || words.iter().any(|w| provider_words.contains(&w.as_str()))
+        || (has("api")
+            && (has("key") || has("secret"))
+            && words.first().is_some_and(|w| w != "api" && w != "app"))
+        || (has("auth") && has("token"))
+}
+
 fn judge_setting(path: &str, line: u32, name: &str, value: &str, findings: &mut Vec<Finding>) {
+    if is_substitution_token(name, value)
+        || (file_role(path) == FileRole::Template && is_issued_credential(name))
+    {
+        return;
+    }
+    if let Some(default) = spring_default(value) {
+        let last = name.rsplit('.').next().unwrap_or(name);
+        if is_secret_name(last)
+            && let Some(weakness) = judge(default).filter(|weakness| reportable(path, weakness))
+        {
+            findings.push(weak_secret(
+                path,
+                line,
+                &format!("`{name}`"),
+                &weakness,
+                &format!(" (the default of `{value}`)"),
+            ));
+        }
+        return;
+    }
     let last = name.rsplit('.').next().unwrap_or(name);
     // A boolean is a switch about secrets (`allow_credentials = true`), never a secret.
     if matches!(value.trim().to_ascii_lowercase().as_str(), "true" | "false") {
@@ -588,6 +839,13 @@ fn check_compose_environment(project: &Project, parsed: &Parsed<'_>, findings: &
                 let Some(raw) = &setting.value else { continue };
                 let (value, unset) =
                     compose::interpolate(raw, &|name| project.dotenv.get(name).cloned());
+                // A switch about secrets (`MYSQL_ALLOW_EMPTY_PASSWORD: "yes"`), never a secret.
+                if matches!(
+                    value.trim().to_ascii_lowercase().as_str(),
+                    "true" | "false" | "yes" | "no"
+                ) {
+                    continue;
+                }
                 // `${SECRET}`, `${SECRET:?…}`: the deployment's environment decides, not this file.
                 if !unset.is_empty() {
                     continue;
@@ -637,6 +895,28 @@ fn check_compose_environment(project: &Project, parsed: &Parsed<'_>, findings: &
     }
 }
 
+/// Whether a tracked env file gives a secret-named setting a value (read from disk when the walk
+/// skipped it, e.g. ignored but still tracked). Unreadable counts as holding secrets.
+fn holds_secrets(project: &Project, parsed: &Parsed<'_>, path: &str) -> bool {
+    let from_disk;
+    let entries = match parsed.dotenvs.iter().find(|(file, _)| file.path == path) {
+        Some((_, env)) => &env.entries,
+        None => match std::fs::read_to_string(project.root.join(path)) {
+            Ok(text) => {
+                from_disk = crate::parse::dotenv::parse(&text);
+                &from_disk.entries
+            }
+            Err(_) => return true,
+        },
+    };
+    entries.iter().any(|entry| {
+        let value = entry.value.trim();
+        (is_secret_name(&entry.key) || url_password(value).is_some_and(|p| !p.is_empty()))
+            && !value.is_empty()
+            && !is_reference(value)
+    })
+}
+
 /// Dotenv files that hold real settings (not templates).
 fn is_real_env_file(path: &str, kind: FileKind) -> bool {
     kind == FileKind::Dotenv && file_role(path) != FileRole::Template
@@ -650,15 +930,30 @@ fn check_env_files_in_git(project: &Project, parsed: &Parsed<'_>, findings: &mut
         .map(String::as_str)
         .collect();
     let mut reported = HashSet::new();
+    let env_file_targets = crate::audit::env_file_targets(&parsed.compose);
     for path in &tracked {
         let file_name = path.rsplit('/').next().unwrap_or(path);
-        if is_real_env_file(path, crate::audit::project::classify(file_name)) {
+        let loaded_by_compose = env_file_targets.iter().any(|target| target == path)
+            && file_role(path) != FileRole::Template;
+        // Test and CI env files (`.env.test`, `.env.travis`) are committed on purpose.
+        let dev_only = file_role(path) == FileRole::DevOnly;
+        if !dev_only
+            && (is_real_env_file(path, crate::audit::project::classify(file_name))
+                || loaded_by_compose)
+        {
             reported.insert(path.to_string());
-            findings.push(Finding::new(
+            let mut finding = Finding::new(
                 &ENV_FILE_TRACKED,
                 Location::file(*path),
                 format!("`{path}` is in the git index: every clone carries its values"),
-            ));
+            );
+            if !holds_secrets(project, parsed, path) {
+                finding = finding.with_severity(Severity::Low);
+                finding.message.push_str(
+                    " (no secret-named setting with a value: only public settings today)",
+                );
+            }
+            findings.push(finding);
         }
     }
     // `.env` not ignored: judged on the root `.env` (present or not) and every other real one.
@@ -669,12 +964,17 @@ fn check_env_files_in_git(project: &Project, parsed: &Parsed<'_>, findings: &mut
             .dotenvs
             .iter()
             .map(|(file, _)| file.path.clone())
-            .filter(|path| is_real_env_file(path, FileKind::Dotenv)),
+            .filter(|path| is_real_env_file(path, FileKind::Dotenv))
+            .filter(|path| file_role(path) != FileRole::DevOnly),
     );
     candidates.sort();
     candidates.dedup();
-    let project_uses_env =
-        !parsed.dotenvs.is_empty() || !parsed.compose.is_empty() || project.tracked.is_some();
+    // A project with no env file, no compose file (compose reads `.env`) and no code loading one
+    // (`load_dotenv`, `require('dotenv')`, godotenv) has no `.env` to leak.
+    let loads_dotenv = project.files.iter().any(|file| {
+        crate::rules::code_secrets::is_code_file(&file.path) && file.text.contains("dotenv")
+    });
+    let project_uses_env = !parsed.dotenvs.is_empty() || !parsed.compose.is_empty() || loads_dotenv;
     for path in candidates {
         if reported.contains(&path) || (path == ".env" && !project_uses_env) {
             continue;
@@ -923,6 +1223,7 @@ mod tests {
             "REDIS_PASS",
             "AWS_SECRET_ACCESS_KEY",
             "github_token",
+            "JWTSecret",
         ] {
             assert!(is_secret_name(name), "{name}");
         }
