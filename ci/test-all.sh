@@ -54,10 +54,12 @@ finish() {
 # --- 1. machine ---------------------------------------------------------------
 step "services: PostgreSQL and Redis answer" bash ci/services.sh || finish
 step "tools: cargo-generate 0.26.0" bash ci/cargo-generate.sh || finish
-step "tools: linters (shellcheck, hadolint)" bash ci/install-linters.sh
+step "tools: linters (shellcheck, hadolint, actionlint)" bash ci/install-linters.sh
 step "tools: Docker engine and Compose v2 (ci/docker.sh)" bash ci/docker.sh
 
 step "ci scripts: shellcheck" shellcheck -S warning ci/*.sh .ci/run
+# About 1 s: this repository's workflows and its shasec composite action.
+step "workflows: actionlint (this repository)" bash ci/actionlint.sh "$root"
 
 # --- 2. shasec ----------------------------------------------------------------
 step "shasec: cargo fmt --check" cargo fmt --all --check
@@ -85,6 +87,9 @@ variant() {
   step "[$label] generated output is clean" bash ci/check-generated.sh "$project" "$@"
   step "[$label] shasec audit: only the expected findings" \
     bash ci/check-audit-generated.sh "$project" "$shasec_bin" "$@"
+  if [ -d "$project/.github" ]; then
+    step "[$label] workflows: actionlint" bash ci/actionlint.sh "$project"
+  fi
   step "[$label] container and prod artifacts (hadolint, shellcheck, compose)" \
     bash ci/check-prod-artifacts.sh "$project"
   if [ -d "$project/deploy" ]; then

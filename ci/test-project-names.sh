@@ -47,6 +47,22 @@ else
   failures=$((failures + 1))
 fi
 
+# The generated CI names the shasec action OWNER/REPO after template_repository.
+shasec_action() { # shasec_action URL — the `uses:` line of the generated CI, or the refusal
+  rm -rf "$work/repo-out"
+  "$root/ci/cargo-generate.sh" --path "$root" --name repo-check --silent --vcs none \
+    --destination "$work/repo-out" -d "template_repository=$1" 2>&1 \
+    && grep -ho 'uses: .*shasec.*' "$work/repo-out/repo-check/.github/workflows/ci.yml"
+}
+for case in "https://github.com/acme/api-kit|uses: acme/api-kit/.github/actions/shasec@main" \
+    "git@github.com:acme/api.kit.git|uses: acme/api.kit/.github/actions/shasec@main" \
+    "https://gitlab.com/a/b/c|is not a repository URL of the form"; do
+  url=${case%%|*} expected=${case#*|}
+  output=$(shasec_action "$url")
+  if grep -qF -- "$expected" <<<"$output"; then echo "ok: template_repository $url: $expected"
+  else echo "FAIL: template_repository $url did not give '$expected'"; failures=$((failures + 1)); fi
+done
+
 if output=$(generate "good-name"); then
   if [ -f "$work/out/good-name/Cargo.toml" ]; then echo "ok: 'good-name' generated"
   else echo "FAIL: 'good-name' produced no project"; failures=$((failures + 1)); fi

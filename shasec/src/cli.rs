@@ -83,7 +83,10 @@ pub fn run() -> ExitCode {
     match dispatch(cli) {
         Ok(status) => status.into(),
         Err(error) => {
-            eprintln!("shasec: error: {error:#}");
+            eprintln!(
+                "shasec: error: {}",
+                crate::error_chain::one_line(error.as_ref())
+            );
             ExitStatus::Error.into()
         }
     }

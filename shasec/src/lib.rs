@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod error_chain;
 pub mod exit;
 pub mod finding;
 pub mod parse;

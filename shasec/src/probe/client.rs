@@ -253,11 +253,10 @@ fn describe(error: &reqwest::Error) -> String {
     } else {
         "request failed".to_owned()
     };
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
+    // reqwest's own message is replaced by the kind above; its causes follow, each once.
+    if let Some(cause) = std::error::Error::source(error) {
         text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
+        text.push_str(&crate::error_chain::one_line(cause));
     }
     text
 }

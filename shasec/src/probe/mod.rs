@@ -210,7 +210,7 @@ pub struct ProbeArgs {
 pub enum ProbeError {
     #[error("invalid base URL `{url}`: {reason}")]
     InvalidUrl { url: String, reason: String },
-    #[error("cannot resolve `{host}`: {source}")]
+    #[error("cannot resolve `{host}`")]
     Resolve {
         host: String,
         source: std::io::Error,
@@ -233,7 +233,7 @@ pub enum ProbeError {
     },
     #[error("invalid options: {0}")]
     InvalidOptions(String),
-    #[error("cannot read {what} {path}: {source}")]
+    #[error("cannot read {what} {path}")]
     ReadFile {
         what: &'static str,
         path: PathBuf,
@@ -255,8 +255,8 @@ pub enum ProbeError {
     Authentication(String),
     #[error("cannot start the HTTP client: {0}")]
     Client(String),
-    #[error("cannot start the async runtime: {0}")]
-    Runtime(std::io::Error),
+    #[error("cannot start the async runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// Settings the families read, validated before any traffic is sent.
@@ -402,7 +402,7 @@ async fn probe(plan: Plan) -> Result<Report, ProbeError> {
         plan.args.timeout,
         plan.args.max_time,
     )
-    .map_err(|error| ProbeError::Client(error.to_string()))?;
+    .map_err(|error| ProbeError::Client(crate::error_chain::one_line(&error)))?;
     let mut context = Context {
         client,
         target,
