@@ -305,6 +305,28 @@ mod tests {
     }
 
     #[test]
+    fn an_unreachable_database_is_a_503_naming_it_and_a_bad_query_a_500() {
+        let unreachable = AppError::Database(sea_orm::DbErr::ConnectionAcquire(
+            sea_orm::ConnAcquireErr::Timeout,
+        ));
+        assert_eq!(unreachable.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let response = unreachable.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        let bug = AppError::Database(sea_orm::DbErr::Custom("syntax error".to_owned()));
+        assert_eq!(bug.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_saturated_hasher_is_a_503_with_a_short_retry_after() {
+        let shed = AppError::Unavailable(Dependency::PasswordHashing);
+        let body = serde_json::to_value(shed.to_problem()).unwrap();
+        assert_eq!(body["dependency"], "password hashing");
+        let response = shed.into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
     fn problem_response_has_problem_content_type() {
         let response = Problem::new(StatusCode::NOT_FOUND).into_response();
         assert_eq!(response.status(), StatusCode::NOT_FOUND);

@@ -7,11 +7,11 @@ use std::any::Any;
 
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::{PROBLEM_CONTENT_TYPE, Problem};
+use crate::error::{DEFAULT_RETRY_AFTER_SECS, PROBLEM_CONTENT_TYPE, Problem};
 
 pub async fn normalize_error_responses(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
@@ -28,6 +28,14 @@ pub async fn normalize_error_responses(request: Request, next: Next) -> Response
     let (problem_parts, body) = rebuilt.into_parts();
     for (name, value) in problem_parts.headers.iter() {
         parts.headers.insert(name.clone(), value.clone());
+    }
+    // A 503 (request timeout) always says when to come back.
+    if status == StatusCode::SERVICE_UNAVAILABLE && !parts.headers.contains_key(header::RETRY_AFTER)
+    {
+        parts.headers.insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(DEFAULT_RETRY_AFTER_SECS),
+        );
     }
     Response::from_parts(parts, body)
 }
