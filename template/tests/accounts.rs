@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use common::{TestApp, problem};
 
 use {{crate_name}}::config::Settings;
+use {{crate_name}}::mail::SmtpTls;
 
 async fn app_with_mail(smtp: &SmtpServer, configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_auth_app_with(|settings| {
@@ -373,4 +374,91 @@ async fn in_dev_without_smtp_the_mail_is_written_to_a_file_with_its_link() {
     assert!(eml.contains(&format!("To: {email}")), "{eml}");
     assert!(eml.contains("multipart/alternative"), "{eml}");
     assert!(eml.contains("text/html"), "{eml}");
+}
+
+/// A self-signed certificate for `localhost` (openssl CLI): (folder, cert path, key path).
+fn localhost_certificate() -> (tempfile::TempDir, String, String) {
+    let folder = tempfile::tempdir().unwrap();
+    let cert = folder.path().join("cert.pem").display().to_string();
+    let key = folder.path().join("key.pem").display().to_string();
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout", &key, "-out", &cert])
+        .args(["-addext", "subjectAltName=DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("the TLS mail tests need the openssl command");
+    assert!(made.success(), "openssl could not make a certificate");
+    (folder, cert, key)
+}
+
+/// Sends the verification mail of a fresh account through `smtp` with `tls` and AUTH.
+async fn mail_over_tls(smtp: &SmtpServer, tls: SmtpTls, ca_file: &str) {
+    let ca_file = std::path::PathBuf::from(ca_file);
+    let app = app_with_mail(smtp, |settings| {
+        settings.smtp_host = Some("localhost".to_owned());
+        settings.smtp_tls = tls;
+        settings.smtp_ca_file = Some(ca_file);
+        settings.smtp_username = Some("mailer".to_owned());
+        settings.smtp_password = Some("relay-password-1".into());
+    })
+    .await;
+    let email = unique_email();
+    register(&app, &email, PASSWORD).await;
+    let mail = smtp.wait_for(&email, 1).await.remove(0);
+    assert!(mail.tls, "not received over TLS");
+    assert!(mail.authenticated, "not authenticated");
+    assert_eq!(mail.link_token().len(), 43);
+}
+
+#[tokio::test]
+async fn starttls_with_auth_delivers_over_an_encrypted_connection() {
+    let (_folder, cert, key) = localhost_certificate();
+    let smtp = SmtpServer::start_with(&[
+        "--auth",
+        "mailer:relay-password-1",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+    ])
+    .await;
+    mail_over_tls(&smtp, SmtpTls::StartTls, &cert).await;
+}
+
+#[tokio::test]
+async fn implicit_tls_with_auth_delivers_over_an_encrypted_connection() {
+    let (_folder, cert, key) = localhost_certificate();
+    let smtp = SmtpServer::start_with(&[
+        "--auth",
+        "mailer:relay-password-1",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+        "--implicit-tls",
+    ])
+    .await;
+    mail_over_tls(&smtp, SmtpTls::Implicit, &cert).await;
+}
+
+#[tokio::test]
+async fn a_relay_that_refuses_the_credentials_gets_no_mail_and_the_answer_does_not_change() {
+    let smtp = SmtpServer::start_with(&["--auth", "mailer:relay-password-1"]).await;
+    let app = app_with_mail(&smtp, |settings| {
+        settings.smtp_username = Some("mailer".to_owned());
+        settings.smtp_password = Some("wrong-password".into());
+    })
+    .await;
+    let email = unique_email();
+    assert_eq!(
+        register(&app, &email, PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    assert!(smtp.received_by(&email).is_empty());
 }

@@ -38,7 +38,7 @@ class Sink:
             "text": parts["text/plain"],
             "html": parts["text/html"],
             "authenticated": bool(session.authenticated),
-            "tls": session.ssl is not None,
+            "tls": server.transport.get_extra_info("sslcontext") is not None,
         }
         name = uuid.uuid4().hex
         temporary = os.path.join(self.out_dir, name + ".tmp")
@@ -85,7 +85,8 @@ def main():
         options.update(
             authenticator=authenticator(user, password),
             auth_required=True,
-            auth_require_tls=context is not None,
+            # aiosmtpd only counts STARTTLS as TLS here; with implicit TLS every byte is.
+            auth_require_tls=context is not None and not args.implicit_tls,
         )
     if context is not None and not args.implicit_tls:
         options.update(tls_context=context, require_starttls=True)
