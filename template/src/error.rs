@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::error_chain::Chain;
 use crate::middleware::request_id;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -116,9 +117,9 @@ pub enum AppError {
     TooManyRequests { retry_after_secs: Option<u64> },
     #[error("service unavailable: {0}")]
     ServiceUnavailable(String),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sea_orm::DbErr),
-    #[error("store error: {0}")]
+    #[error("store error")]
     Store(#[from] crate::store::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
@@ -166,9 +167,9 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         match &self {
             AppError::Database(_) | AppError::Internal(_) | AppError::Store(_) => {
-                tracing::error!(error = %self, "request failed");
+                tracing::error!(error = %Chain(&self), "request failed");
             }
-            _ => tracing::debug!(error = %self, "request rejected"),
+            _ => tracing::debug!(error = %Chain(&self), "request rejected"),
         }
         let mut response = self.to_problem().into_response();
         if let AppError::TooManyRequests {

@@ -7,6 +7,7 @@ use crate::auth::jwt::SigningError;
 use crate::auth::password::{PasswordHashError, PasswordPolicyViolation};
 use crate::auth::rbac::RbacError;
 use crate::error::{AppError, FieldError, Problem};
+use crate::error_chain::Chain;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -52,13 +53,13 @@ impl From<sea_orm::DbErr> for AuthError {
 
 impl From<PasswordHashError> for AuthError {
     fn from(error: PasswordHashError) -> Self {
-        AuthError::App(AppError::Internal(error.to_string()))
+        AuthError::App(AppError::Internal(Chain(&error).to_string()))
     }
 }
 
 impl From<SigningError> for AuthError {
     fn from(error: SigningError) -> Self {
-        AuthError::App(AppError::Internal(error.to_string()))
+        AuthError::App(AppError::Internal(Chain(&error).to_string()))
     }
 }
 
@@ -66,7 +67,9 @@ impl From<RbacError> for AuthError {
     fn from(error: RbacError) -> Self {
         match error {
             RbacError::Database(error) => AuthError::App(AppError::Database(error)),
-            RbacError::Casbin(error) => AuthError::App(AppError::Internal(error.to_string())),
+            RbacError::Casbin(error) => {
+                AuthError::App(AppError::Internal(Chain(&error).to_string()))
+            }
         }
     }
 }

@@ -35,7 +35,7 @@ pub enum PasswordHashError {
     Parameters(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
-    #[error("the password hashing task did not complete: {0}")]
+    #[error("the password hashing task did not complete")]
     Task(#[from] tokio::task::JoinError),
 }
 
