@@ -21,9 +21,20 @@ if [ "$(installed_version)" != "$version" ]; then
   echo "ci/cargo-generate.sh: building cargo-generate $version (once per machine)…" >&2
   work=$(mktemp -d)
   trap 'rm -rf "$work"' EXIT
-  curl -sSfL --retry 3 -o "$work/cg.crate" \
-    "https://static.crates.io/crates/cargo-generate/cargo-generate-$version.crate"
-  tar -xzf "$work/cg.crate" -C "$work"
+  # The published source, through cargo itself (its registry, its checksums): a
+  # throw-away package depending on exactly this version, fetched, then copied out
+  # of cargo's source cache, which cargo metadata locates.
+  mkdir -p "$work/fetch/src"
+  printf '[package]\nname = "fetch-cargo-generate"\nversion = "0.0.0"\nedition = "2021"\npublish = false\n\n[dependencies]\ncargo-generate = "=%s"\n' \
+    "$version" > "$work/fetch/Cargo.toml"
+  : > "$work/fetch/src/lib.rs"
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  CARGO_TARGET_DIR="$work/fetch/target" cargo fetch -q --manifest-path "$work/fetch/Cargo.toml" --target "$host"
+  manifest=$(cargo metadata -q --format-version 1 --manifest-path "$work/fetch/Cargo.toml" \
+    --filter-platform "$host" \
+    | python3 -c 'import json, sys; print(next(p["manifest_path"] for p in json.load(sys.stdin)["packages"] if p["name"] == "cargo-generate"))')
+  cp -R "$(dirname "$manifest")" "$work/cargo-generate-$version"
+  chmod -R u+w "$work/cargo-generate-$version"
   (
     cd "$work/cargo-generate-$version"
     cargo update -q -p cargo-util-schemas --precise 0.14.0

@@ -165,10 +165,7 @@ pub async fn run(cli: Cli) -> ExitCode {
 }
 
 fn report(error: CommandError) -> ExitCode {
-    match &error {
-        CommandError::Failed(inner) => eprintln!("error: {inner:#}"),
-        _ => eprintln!("error: {error}"),
-    }
+    eprintln!("error: {}", crate::error_chain::Chain(&error));
     error.exit_code()
 }
 

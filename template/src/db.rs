@@ -16,18 +16,18 @@ const POOL_IDLE_PING_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatabaseError {
-    #[error("cannot create the data folder {path}: {source}")]
+    #[error("cannot create the data folder {path}")]
     DataDir {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot connect to the database ({target}): {source}")]
+    #[error("cannot connect to the database ({target})")]
     Connect {
         target: String,
         source: sea_orm::DbErr,
     },
-    #[error("migration failed: {0}")]
-    Migration(sea_orm::DbErr),
+    #[error("migration failed")]
+    Migration(#[source] sea_orm::DbErr),
 }
 
 /// The URL the settings resolve to, and a version safe to print (no password).

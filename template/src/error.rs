@@ -10,6 +10,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::error_chain::Chain;
 use crate::middleware::request_id;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
@@ -184,9 +185,9 @@ pub enum AppError {
     ServiceUnavailable(String),
     #[error("{} unavailable", .0.name())]
     Unavailable(Dependency),
-    #[error("database error: {0}")]
+    #[error("database error")]
     Database(#[from] sea_orm::DbErr),
-    #[error("store error: {0}")]
+    #[error("store error")]
     Store(#[from] crate::store::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
@@ -257,13 +258,13 @@ impl IntoResponse for AppError {
         let dependency = self.unavailable_dependency();
         match (&self, dependency) {
             (_, Some(Dependency::PasswordHashing)) => {
-                tracing::warn!(error = %self, "request shed");
+                tracing::warn!(error = %Chain(&self), "request shed");
             }
-            (_, Some(_)) => tracing::error!(error = %self, "dependency unavailable"),
+            (_, Some(_)) => tracing::error!(error = %Chain(&self), "dependency unavailable"),
             (AppError::Database(_) | AppError::Internal(_), None) => {
-                tracing::error!(error = %self, "request failed");
+                tracing::error!(error = %Chain(&self), "request failed");
             }
-            _ => tracing::debug!(error = %self, "request rejected"),
+            _ => tracing::debug!(error = %Chain(&self), "request rejected"),
         }
         let mut response = self.to_problem().into_response();
         let retry_after = match (&self, dependency) {

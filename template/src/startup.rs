@@ -31,6 +31,7 @@ use crate::middleware::cors::{self, InvalidOrigin};
 use crate::middleware::problem::{normalize_error_responses, panic_response};
 use crate::middleware::request_id::{RequestId, assign_request_id};
 use crate::middleware::security_headers::{SecurityHeadersConfig, set_security_headers};
+use crate::schema_version::{self, SchemaError};
 use crate::state::AppState;
 use crate::storage::{Storage, StorageError};
 use crate::store::{self, StoreError};
@@ -48,13 +49,15 @@ pub enum StartupError {
     Cors(#[from] InvalidOrigin),
     #[error(transparent)]
     Database(#[from] DatabaseError),
-    #[error("cannot set up the key-value store: {0}")]
+    #[error(transparent)]
+    Schema(#[from] SchemaError),
+    #[error("cannot set up the key-value store")]
     Store(#[from] StoreError),
-    #[error("cannot set up object storage: {0}")]
+    #[error("cannot set up object storage")]
     Storage(#[from] StorageError),
-    #[error("cannot set up authentication: {0}")]
+    #[error("cannot set up authentication")]
     Auth(#[from] AuthSetupError),
-    #[error("cannot listen on {address}: {source}")]
+    #[error("cannot listen on {address}")]
     Bind {
         address: SocketAddr,
         source: std::io::Error,
@@ -110,10 +113,9 @@ impl Application {
         let address = settings.listen_address()?;
 
         let db = db::connect(&settings).await?;
-        if settings.environment.is_dev() {
-            // Outside dev, schema changes are a deliberate step: `db migrate`.
-            db::migrate_up(&db).await?;
-        }
+        // Before anything reads a table. Outside dev, schema changes are a deliberate step:
+        // `db migrate`.
+        schema_version::ensure_current(&db, settings.environment.is_dev()).await?;
         let kv = store::from_settings(&settings)?;
         // A missing local folder is created, as `storage init` would.
         let (storage, _created) = Storage::open_creating(&settings)?;

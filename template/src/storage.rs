@@ -101,19 +101,19 @@ pub enum StorageError {
     InvalidUrl(String),
     #[error("storage folder {path} does not exist: run `{app} storage init`", app = env!("CARGO_PKG_NAME"))]
     MissingFolder { path: PathBuf },
-    #[error("cannot create the storage folder {path}: {source}")]
+    #[error("cannot create the storage folder {path}")]
     CreateFolder {
         path: PathBuf,
         source: std::io::Error,
     },
     #[error("{path} exists but is not a folder")]
     NotAFolder { path: PathBuf },
-    #[error("cannot open {target}: {source}")]
+    #[error("cannot open {target}")]
     Open {
         target: String,
         source: Box<object_store::Error>,
     },
-    #[error("{target}: {step} failed: {source}{hint}")]
+    #[error("{target}: {step} failed{hint}")]
     Unreachable {
         target: String,
         step: &'static str,

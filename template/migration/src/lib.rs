@@ -1,4 +1,5 @@
-//! Database migrations, applied with `<app> db migrate` (and automatically at startup in dev).
+//! Database migrations, applied with `<app> db migrate` (and automatically at startup in dev;
+//! elsewhere `serve` refuses a database that is behind or ahead of these).
 //!
 //! New migration: `sea-orm-cli migrate generate <name>` from the project root (it adds the
 //! file here and registers it below), or copy the newest file, rename it with a later
@@ -7,6 +8,8 @@
 
 pub use sea_orm_migration::MigrationStatus;
 pub use sea_orm_migration::prelude::*;
+// The table of applied migrations: the app reads it at startup without writing to it.
+pub use sea_orm_migration::seaql_migrations;
 
 mod m20250101_000001_create_app_metadata;
 mod m20250101_000002_create_users;

@@ -7,6 +7,7 @@ use crate::auth::jwt::SigningError;
 use crate::auth::password::{PasswordHashError, PasswordPolicyViolation};
 use crate::auth::rbac::RbacError;
 use crate::error::{AppError, Dependency, FieldError, Problem};
+use crate::error_chain::Chain;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,14 +60,14 @@ impl From<PasswordHashError> for AuthError {
             PasswordHashError::Busy => {
                 AuthError::App(AppError::Unavailable(Dependency::PasswordHashing))
             }
-            error => AuthError::App(AppError::Internal(error.to_string())),
+            error => AuthError::App(AppError::Internal(Chain(&error).to_string())),
         }
     }
 }
 
 impl From<SigningError> for AuthError {
     fn from(error: SigningError) -> Self {
-        AuthError::App(AppError::Internal(error.to_string()))
+        AuthError::App(AppError::Internal(Chain(&error).to_string()))
     }
 }
 
@@ -74,7 +75,9 @@ impl From<RbacError> for AuthError {
     fn from(error: RbacError) -> Self {
         match error {
             RbacError::Database(error) => AuthError::App(AppError::Database(error)),
-            RbacError::Casbin(error) => AuthError::App(AppError::Internal(error.to_string())),
+            RbacError::Casbin(error) => {
+                AuthError::App(AppError::Internal(Chain(&error).to_string()))
+            }
         }
     }
 }

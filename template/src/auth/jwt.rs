@@ -47,7 +47,7 @@ pub enum AccessTokenRejection {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("could not sign the access token: {0}")]
+#[error("could not sign the access token")]
 pub struct SigningError(#[from] jsonwebtoken::errors::Error);
 
 #[derive(Clone)]

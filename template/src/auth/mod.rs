@@ -95,11 +95,11 @@ pub struct AuthServices {
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthSetupError {
-    #[error("password hashing: {0}")]
+    #[error("password hashing")]
     Password(#[from] PasswordHashError),
-    #[error("authorization policy: {0}")]
+    #[error("authorization policy")]
     Policy(#[from] RbacError),
-    #[error("TRUSTED_PROXIES: {0}")]
+    #[error("invalid TRUSTED_PROXIES")]
     TrustedProxies(#[from] crate::middleware::client_ip::InvalidProxyRange),
     #[error("mail: {0}")]
     Mail(#[from] crate::mail::MailError),

@@ -52,7 +52,7 @@ pub enum PasswordHashError {
     Parameters(String),
     #[error("password hashing failed: {0}")]
     Hashing(String),
-    #[error("the password hashing task did not complete: {0}")]
+    #[error("the password hashing task did not complete")]
     Task(#[from] tokio::task::JoinError),
     /// Every slot stayed taken for the whole queue timeout: the server is saturated.
     #[error("every password hashing slot is busy")]

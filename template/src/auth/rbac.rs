@@ -32,9 +32,9 @@ const MAX_RULE_VALUES: usize = 6;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RbacError {
-    #[error("policy store: {0}")]
+    #[error("policy store")]
     Database(#[from] DbErr),
-    #[error("casbin: {0}")]
+    #[error("casbin")]
     Casbin(#[from] casbin::Error),
 }
 

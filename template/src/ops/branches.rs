@@ -16,8 +16,8 @@ pub const PROD_BRANCH: &str = "prod";
 
 #[derive(Debug, thiserror::Error)]
 pub enum BranchesError {
-    #[error("git is not installed or cannot be run: {0}")]
-    GitMissing(std::io::Error),
+    #[error("git is not installed or cannot be run")]
+    GitMissing(#[source] std::io::Error),
     #[error("{0} is not inside a git repository: run `git init` there first")]
     NotARepository(PathBuf),
     #[error("branch `{0}` already exists; nothing was changed (delete or rename it to start over)")]

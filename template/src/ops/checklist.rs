@@ -9,6 +9,7 @@ use migration::{Migrator, MigratorTrait};
 use sea_orm::DatabaseConnection;
 
 use crate::config::{ConfigSources, Settings};
+use crate::error_chain::Chain;
 use crate::ops::production_checks::deployment_violations;
 use crate::storage::Storage;
 use crate::{db, guard, store};
@@ -142,7 +143,7 @@ async fn connect_database(settings: &Settings) -> Result<DatabaseConnection, Str
     }
     match tokio::time::timeout(CHECK_TIMEOUT, db::connect(settings)).await {
         Ok(Ok(connection)) => Ok(connection),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Err(error)) => Err(Chain(&error).to_string()),
         Err(_) => Err(format!(
             "no answer from {} within {}s",
             db::target(settings).display,
@@ -214,7 +215,7 @@ async fn storage_item(settings: &Settings) -> Item {
     const TITLE: &str = "Object storage reachable";
     let storage = match Storage::open(settings) {
         Ok(storage) => storage,
-        Err(error) => return Item::new(TITLE, Status::Fail, error.to_string()),
+        Err(error) => return Item::new(TITLE, Status::Fail, Chain(&error).to_string()),
     };
     let shown = storage.target().to_string();
     match tokio::time::timeout(CHECK_TIMEOUT, storage.check()).await {
@@ -223,7 +224,7 @@ async fn storage_item(settings: &Settings) -> Item {
             Status::Pass,
             format!("{shown}: wrote, read back and deleted {}", report.marker),
         ),
-        Ok(Err(error)) => Item::new(TITLE, Status::Fail, error.to_string()),
+        Ok(Err(error)) => Item::new(TITLE, Status::Fail, Chain(&error).to_string()),
         Err(_) => Item::new(
             TITLE,
             Status::Fail,

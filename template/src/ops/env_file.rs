@@ -27,7 +27,7 @@ pub enum EnvFileError {
     ReadOnly { path: PathBuf, mode: u32 },
     #[error("cannot read {path}: it is not UTF-8 text, so it was left untouched")]
     NotUtf8 { path: PathBuf },
-    #[error("cannot {action} {path}: {source}")]
+    #[error("cannot {action} {path}")]
     Io {
         action: &'static str,
         path: PathBuf,

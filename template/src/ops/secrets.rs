@@ -66,7 +66,7 @@ pub enum SecretsError {
     Random(String),
     #[error(transparent)]
     EnvFile(#[from] EnvFileError),
-    #[error("cannot write to standard output: {0}")]
+    #[error("cannot write to standard output")]
     Output(#[from] io::Error),
 }
 
