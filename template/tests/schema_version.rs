@@ -66,7 +66,7 @@ fn production_env<'a>(
     redis_prefix: &'a str,
     storage_url: &'a str,
     redis_url: &'a str,
-) -> [(&'a str, &'a str); 6] {
+) -> [(&'a str, &'a str); 9] {
     [
         ("ENVIRONMENT", "prod"),
         ("JWT_SECRET", common::TEST_JWT_SECRET),
@@ -74,6 +74,10 @@ fn production_env<'a>(
         ("REDIS_URL", redis_url),
         ("REDIS_KEY_PREFIX", redis_prefix),
         ("STORAGE_URL", storage_url),
+        // Mail links need a relay and an https base outside dev; nothing is sent here.
+        ("SMTP_HOST", "smtp.example.com"),
+        ("PUBLIC_URL", "https://app.example.com"),
+        ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
     ]
 }
 
