@@ -45,7 +45,8 @@ fn prod_from_files(directory: &Path, jwt_secret: &str) -> Vec<(&'static str, Str
         (
             "REDIS_URL_FILE",
             write(directory, "redis", &format!("{}\n", common::redis_url())),
-        ),        // Mail links need a relay and an https base outside dev; nothing is sent here.
+        ),
+        // Mail links need a relay and an https base outside dev; nothing is sent here.
         ("SMTP_HOST", "smtp.example.com".to_owned()),
         ("PUBLIC_URL", "https://app.example.com".to_owned()),
         (
