@@ -13,7 +13,9 @@ use uuid::Uuid;
 
 use common::{TestApp, problem};
 
-use {{crate_name}}::entities::{articles, audit_events, comments};
+use {{crate_name}}::entities::articles;
+use {{crate_name}}::entities::audit_events;
+use {{crate_name}}::entities::comments;
 
 const ARTICLES: &str = "/api/v1/articles";
 

@@ -11,8 +11,11 @@ use serde_json::{Value, json};
 
 use common::problem;
 
-use {{crate_name}}::auth::init::{InitOutcome, create_admin, promote};
-use {{crate_name}}::entities::{audit_events, users};
+use {{crate_name}}::auth::init::InitOutcome;
+use {{crate_name}}::auth::init::create_admin;
+use {{crate_name}}::auth::init::promote;
+use {{crate_name}}::entities::audit_events;
+use {{crate_name}}::entities::users;
 
 async fn events(app: &common::TestApp, admin: &str, query: &str) -> Value {
     let response = get_with(app, &format!("/api/v1/admin/audit-events?{query}"), admin).await;

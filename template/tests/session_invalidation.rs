@@ -19,6 +19,7 @@ use auth_support::{
 };
 use common::TestApp;
 
+use {{crate_name}}::auth::rbac;
 use {{crate_name}}::auth::token_store::Session;
 use {{crate_name}}::startup::Application;
 
@@ -228,9 +229,7 @@ async fn a_role_change_announced_by_the_cli_reaches_a_running_instance() {
         roles_seen(&app.address, &user.access).await,
         json!(["user"])
     );
-    {{crate_name}}::auth::rbac::grant_role(&app.state.db, id, "admin")
-        .await
-        .unwrap();
+    rbac::grant_role(&app.state.db, id, "admin").await.unwrap();
     app.state
         .auth
         .tokens
