@@ -16,6 +16,12 @@ fn not_blank(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new("blank").with_message("must not be blank".into()));
     }
+    // Postgres text cannot hold NUL: refused here as a 422, not by the database as a 500.
+    if value.contains('\0') {
+        return Err(
+            ValidationError::new("nul").with_message("must not contain NUL characters".into())
+        );
+    }
     Ok(())
 }
 
@@ -152,5 +158,17 @@ impl From<comments::Model> for CommentView {
             body: comment.body,
             created_at: comment.created_at,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::not_blank;
+
+    #[test]
+    fn text_fields_refuse_blank_and_nul() {
+        assert!(not_blank("a title").is_ok());
+        assert!(not_blank("  ").is_err());
+        assert!(not_blank("a\0b").is_err());
     }
 }
