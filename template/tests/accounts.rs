@@ -11,11 +11,13 @@ use std::time::{Duration, Instant};
 use auth_support::*;
 use mail_support::SmtpServer;
 use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use common::{TestApp, problem};
 
 use {{crate_name}}::config::Settings;
+use {{crate_name}}::entities::audit_events;
 use {{crate_name}}::mail::SmtpTls;
 
 async fn app_with_mail(smtp: &SmtpServer, configure: impl FnOnce(&mut Settings)) -> TestApp {
@@ -24,6 +26,15 @@ async fn app_with_mail(smtp: &SmtpServer, configure: impl FnOnce(&mut Settings))
         configure(settings);
     })
     .await
+}
+
+/// How many audit rows of this action the app wrote.
+async fn audited(app: &TestApp, action: &str) -> u64 {
+    audit_events::Entity::find()
+        .filter(audit_events::Column::Action.eq(action))
+        .count(&app.state.db)
+        .await
+        .unwrap()
 }
 
 async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
@@ -66,6 +77,7 @@ async fn register_mails_a_link_that_verifies_the_account_and_unlocks_login() {
     assert_eq!(token.len(), 43, "256 bits, base64url");
 
     assert_eq!(verify(&app, &token).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(audited(&app, "email_verified").await, 1);
     tokens_of(login(&app, &email, PASSWORD).await).await;
 
     // The link works once.
@@ -198,6 +210,7 @@ async fn a_mailed_reset_token_sets_the_password_once_and_ends_every_session() {
         StatusCode::UNAUTHORIZED
     );
     tokens_of(login(&app, &email, new_password).await).await;
+    assert_eq!(audited(&app, "password_reset").await, 1);
 
     // Single use.
     let reused = reset_confirm(&app, &token, "another-quartz-harbor-77").await;

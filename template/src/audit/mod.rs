@@ -48,10 +48,14 @@ pub enum AuditAction {
     Activated,
     /// `auth init` created or promoted an administrator.
     AuthInit,
+    /// A mailed reset link set a new password (every session ended).
+    PasswordReset,
+    /// A mailed verification link proved the address.
+    EmailVerified,
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 16] = [
         AuditAction::Create,
         AuditAction::Update,
         AuditAction::Delete,
@@ -66,6 +70,8 @@ impl AuditAction {
         AuditAction::Deactivated,
         AuditAction::Activated,
         AuditAction::AuthInit,
+        AuditAction::PasswordReset,
+        AuditAction::EmailVerified,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -84,6 +90,8 @@ impl AuditAction {
             AuditAction::Deactivated => "deactivated",
             AuditAction::Activated => "activated",
             AuditAction::AuthInit => "auth_init",
+            AuditAction::PasswordReset => "password_reset",
+            AuditAction::EmailVerified => "email_verified",
         }
     }
 }

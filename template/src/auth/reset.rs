@@ -17,12 +17,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 use validator::Validate;
 
+use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::account_error::AccountError;
 use crate::auth::error::AuthError;
@@ -144,6 +147,7 @@ async fn request_reset(
 )]
 async fn confirm_reset(
     State(state): State<AppState>,
+    audit: AuditContext,
     ValidatedJson(request): ValidatedJson<ResetConfirmation>,
 ) -> Result<StatusCode, AuthError> {
     let auth = &state.auth;
@@ -180,7 +184,18 @@ async fn confirm_reset(
     account.password_hash = Set(password_hash);
     account.email_verified_at = Set(Some(verified_at));
     account.updated_at = Set(now);
-    account.update(&state.db).await?;
+    let transaction = state.db.begin().await?;
+    account.update(&transaction).await?;
+    audit
+        .record(
+            &transaction,
+            AuditEvent::new(AuditAction::PasswordReset)
+                .by(user_id)
+                .on("user", user_id)
+                .fields(&["password_hash"]),
+        )
+        .await?;
+    transaction.commit().await?;
     auth.tokens.revoke_user_sessions(user_id, None).await?;
     tracing::info!(%user_id, "password reset: every session revoked");
     Ok(StatusCode::NO_CONTENT)

@@ -11,12 +11,15 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::routes;
 use validator::Validate;
 
+use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::account_error::AccountError;
 use crate::auth::error::AuthError;
@@ -101,6 +104,7 @@ pub async fn send_link(state: &AppState, user: &users::Model) -> Result<(), Auth
 )]
 async fn verify_email(
     State(state): State<AppState>,
+    audit: AuditContext,
     ValidatedJson(request): ValidatedJson<LinkToken>,
 ) -> Result<StatusCode, AuthError> {
     let grant = state
@@ -119,7 +123,18 @@ async fn verify_email(
         let mut account: users::ActiveModel = user.into();
         account.email_verified_at = Set(Some(Utc::now()));
         account.updated_at = Set(Utc::now());
-        account.update(&state.db).await?;
+        let transaction = state.db.begin().await?;
+        account.update(&transaction).await?;
+        audit
+            .record(
+                &transaction,
+                AuditEvent::new(AuditAction::EmailVerified)
+                    .by(user_id)
+                    .on("user", user_id)
+                    .fields(&["email_verified_at"]),
+            )
+            .await?;
+        transaction.commit().await?;
         tracing::info!(%user_id, "email verified");
     }
     Ok(StatusCode::NO_CONTENT)
