@@ -36,6 +36,11 @@
 #     differs: Redis 7.0 (bookworm's); glibc, not musl; no gosu drop from root (start it with a
 #       user, as our compose files do).
 #
+# One image is no stand-in but a service of the tests alone (no product file names it):
+#   shaapi-ci/smtp-sink:bookworm
+#     Debian's python3-aiosmtpd, as the operator's mail relay of ci/compose.smtp-sink.yaml
+#     (STARTTLS required, every message kept in a Maildir the test reads).
+#
 # Cache: each image carries a label with the hash of its inputs (its Dockerfile, the base image,
 # the toolchain's `rustc -vV`); an image whose label matches is not rebuilt.
 set -euo pipefail
@@ -55,6 +60,7 @@ rust_tag="rust:${rust_version}-slim-bookworm"
 distroless_tag=gcr.io/distroless/cc-debian12:nonroot
 postgres_tag=postgres:17-alpine
 redis_tag=redis:7-alpine
+smtp_sink_tag=shaapi-ci/smtp-sink:bookworm
 
 # Every external image the product files name must be one built here.
 check_names() {
@@ -328,4 +334,17 @@ CMD ["redis-server"]
 EOF
 build "$redis_tag" "$(hash_of "$work/redis" "$(cat "$work/redis/entrypoint.sh")")" "$work/redis"
 
-echo "base-images: $rust_tag, $distroless_tag, $postgres_tag, $redis_tag ready"
+# --- shaapi-ci/smtp-sink:bookworm (a test service, not a stand-in) -----------------------------
+mkdir -p "$work/smtp-sink"
+cat >"$work/smtp-sink/Dockerfile" <<EOF
+FROM $base_tag
+RUN apt-get update \\
+    && apt-get install -y --no-install-recommends python3-aiosmtpd \\
+    && rm -rf /var/lib/apt/lists/* \\
+    && python3 -m aiosmtpd --version
+USER 65534:65534
+EXPOSE 587
+EOF
+build "$smtp_sink_tag" "$(hash_of "$work/smtp-sink")" "$work/smtp-sink"
+
+echo "base-images: $rust_tag, $distroless_tag, $postgres_tag, $redis_tag, $smtp_sink_tag ready"

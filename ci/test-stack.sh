@@ -6,15 +6,20 @@
 #   ci/test-stack.sh PROJECT_DIR [SHASEC_BIN]
 #
 # Proves: /health/ready 200 through the published port (dev); migrate completes, the api turns
-# healthy, `auth init --password-stdin` through `compose run`, register / login / me (prod);
+# healthy, `auth init --password-stdin` through `compose run`, register, the verification mail
+# delivered over STARTTLS to a real SMTP server, verify-email, login / me (prod);
 # from `docker compose ps` and `docker inspect`: no datastore port published, the api bound to
 # 127.0.0.1 only, every process non-root with no capability and no-new-privileges, read-only
 # root filesystems, memory limits; `shasec probe` (when SHASEC_BIN is given): no finding at
 # medium or above, and the ports family finds the datastores closed on the host; fault drills
 # (postgres, redis, a weak JWT_SECRET); a backup on demand restored into a fresh database; and
 # `down -v` leaving nothing. Prints the image size and the seconds to healthy.
+# The operator's part the guide leaves to them, played here: their edit of .env (PUBLIC_URL and
+# the SMTP relay) and the relay itself, an aiosmtpd container added by ci/compose.smtp-sink.yaml
+# once the guide's stack is up (nothing of it enters the product files).
 # Environment: STACK_API_PORT (default: a free port in 18500-18599), STACK_KEEP=1 keeps the
-# stacks running on failure.
+# stacks running on failure, STACK_STEP_LIMIT (default 600) bounds each command of the guide,
+# STACK_BUILD_LIMIT (default 3600) the image build.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -82,8 +87,10 @@ bash "$root/ci/docker.sh"
 bash "$root/ci/base-images.sh" "$source_project"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/shaapi-stack.XXXXXX")
+caddy_pid=""
 cleanup() {
   local code=$?
+  [ -z "$caddy_pid" ] || kill "$caddy_pid" 2>/dev/null || true
   if [ "$code" -ne 0 ] && [ "${STACK_KEEP:-0}" = 1 ]; then
     say "kept for inspection: $work (projects $dev_project, $prod_project)"
     return
@@ -105,10 +112,11 @@ t0=$(date +%s)
 say "building $image from the project's Dockerfile (docker compose build api, as the guide does)"
 # The same builder (BuildKit, through compose) as the guide's build step below, so that step and
 # ci/test-swarm.sh reuse this layer cache. The passwords only satisfy compose's interpolation.
-if ! POSTGRES_PASSWORD=build-only REDIS_PASSWORD=build-only \
-    docker compose -p "$dev_project" -f compose.yaml -f compose.prod.yaml build api >"$work/build.log" 2>&1; then
+build_limit=${STACK_BUILD_LIMIT:-3600}
+if ! POSTGRES_PASSWORD=build-only REDIS_PASSWORD=build-only timeout "$build_limit" \
+    docker compose --progress plain -p "$dev_project" -f compose.yaml -f compose.prod.yaml build api >"$work/build.log" 2>&1; then
   tail -n 40 "$work/build.log" >&2
-  fail "the image does not build (last lines above)"
+  fail "the image does not build, or not within ${build_limit}s (last lines above)"
 fi
 build_seconds=$(( $(date +%s) - t0 ))
 image_size=$(docker image inspect -f '{{.Size}}' "$image")
@@ -135,20 +143,37 @@ export COMPOSE_PROJECT_NAME=$prod_project API_HOST_PORT=$api_port
 admin_email=admin@your-domain.tld
 admin_password=$(openssl rand -hex 16)
 printf '%s\n' "$admin_password" >admin-password.txt
+# What the guide asks the operator to edit in .env by hand: the front-end's https address and the
+# mail relay (smtp-sink on the stack's network, STARTTLS on 587: SMTP_PORT and SMTP_TLS keep their
+# defaults). The example must still offer these settings empty, for the operator to fill in.
+operator_edits_env() {
+  local setting
+  for setting in PUBLIC_URL SMTP_HOST; do
+    grep -q "^$setting=\$" .env || fail ".env.prod.example no longer has an empty $setting= for the operator to fill in"
+  done
+  sed -i -e 's|^PUBLIC_URL=$|PUBLIC_URL=https://app.stack-test.internal|' -e 's|^SMTP_HOST=$|SMTP_HOST=smtp-sink|' .env
+  say "operator: .env edited (PUBLIC_URL, SMTP_HOST=smtp-sink)"
+}
 # The guide's commands between "# 2." and "# 3.", joined across trailing backslashes.
 guide=$(awk '/^# 2\./ {on=1; next} /^# 3\./ {on=0} on' deploy/README.md | sed '/^#/d; /^$/d')
 [ -n "$guide" ] || fail "deploy/README.md has no section 2 commands"
 sed -n 1p <<<"$guide" | grep -q 'cp .env.prod.example .env' || fail "the guide no longer starts with cp .env.prod.example .env"
+guide_step_limit=${STACK_STEP_LIMIT:-600}
 t0=$(date +%s)
 healthy_seconds=""
 while IFS= read -r command; do
   say "guide \$ $command"
   # The guide builds through compose; a BuildKit-less engine builds the same Dockerfile classic.
-  if ! bash -euo pipefail -c "$command" >"$work/guide.log" 2>&1; then
-    cat "$work/guide.log" >&2
-    fail "deploy/README.md: \`$command\` failed"
+  # Bounded: `up --wait` alone waits as long as the slowest healthcheck allows.
+  if ! timeout "$guide_step_limit" bash -euo pipefail -c "$command" >"$work/guide.log" 2>&1; then
+    tail -n 40 "$work/guide.log" >&2
+    fail "deploy/README.md: \`$command\` failed or did not finish within ${guide_step_limit}s"
   fi
-  case "$command" in *"up -d"*) healthy_seconds=$(( $(date +%s) - t0 )) ;; *build*) t0=$(date +%s) ;; esac
+  case "$command" in
+    "cp .env.prod.example .env") operator_edits_env ;;
+    *"up -d"*) healthy_seconds=$(( $(date +%s) - t0 )) ;;
+    *build*) t0=$(date +%s) ;;
+  esac
 done < <(sed -e ':a' -e '/\\$/N; s/\\\n *//; ta' <<<"$guide")
 [ -n "$healthy_seconds" ] || fail "the guide never starts the stack"
 say "ok: deploy/README.md followed literally: stack up and healthy ${healthy_seconds}s after the build"
@@ -160,13 +185,51 @@ migrate=$(container_of migrate)
 healthy api || fail "the api is $(health_of api)"
 say "ok: migrate exited 0, api healthy"
 
-# register / login / me through 127.0.0.1.
+# The operator's mail relay joins: a real SMTP server requiring STARTTLS, its certificate trusted
+# through SMTP_CA_FILE (ci/compose.smtp-sink.yaml); the api is recreated with it.
+sink_certs=$work/smtp-sink-certs
+mkdir -p "$sink_certs"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=smtp-sink \
+  -keyout "$sink_certs/smtp-sink.key" -out "$sink_certs/smtp-sink.crt" \
+  -addext subjectAltName=DNS:smtp-sink -addext basicConstraints=critical,CA:FALSE >/dev/null 2>&1 \
+  || fail "openssl could not make the relay's certificate"
+# Read by the relay's uid 65534 inside its container; a throw-away key of this run.
+chmod 0644 "$sink_certs/smtp-sink.key"
+export SMTP_SINK_CERTS=$sink_certs
+current_files+=(-f "$root/ci/compose.smtp-sink.yaml")
+dc up -d --wait >"$work/sink-up.log" 2>&1 || { cat "$work/sink-up.log" >&2; fail "the stack with the SMTP relay: up --wait"; }
+say "ok: SMTP relay (aiosmtpd, STARTTLS required) up; api recreated with SMTP_CA_FILE"
+
+# register, the mailed link, verify-email, login / me through 127.0.0.1.
 api=$base_url/api/v1
 email=user-$RANDOM@example.test
 password=$(openssl rand -hex 16)
 body=$(printf '{"email":"%s","password":"%s"}' "$email" "$password")
 expect_status 201 "register" -X POST -H 'content-type: application/json' -d "$body" "$api/auth/register"
 login() { curl -s --max-time 5 -X POST -H 'content-type: application/json' -d "$1" "$api/auth/login"; }
+expect_status 403 "login before the address is verified (prod requires it)" \
+  -X POST -H 'content-type: application/json' -d "$body" "$api/auth/login"
+# The token of the newest mail to ADDRESS in the relay's Maildir, decoded as a mail client would.
+mailed_token() {
+  dc exec -T smtp-sink python3 - "$1" <<'PY'
+import email, email.policy, pathlib, re, sys
+found = None
+for path in sorted(pathlib.Path("/mail/inbox").glob("*/*"), key=lambda p: p.stat().st_mtime):
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    if sys.argv[1] in str(message["To"]):
+        text = message.get_body(preferencelist=("plain",)).get_content()
+        match = re.search(r"/verify-email#token=([A-Za-z0-9_-]+)", text)
+        found = match and match.group(1)
+if not found:
+    sys.exit(1)
+print(found)
+PY
+}
+wait_until 30 "the verification mail to $email reaches the relay" mailed_token "$email"
+link_token=$(mailed_token "$email")
+expect_status 204 "verify-email with the mailed token" -X POST -H 'content-type: application/json' \
+  -d "$(printf '{"token":"%s"}' "$link_token")" "$api/auth/verify-email"
+say "ok: register 201, login 403 until verified, the mail reached the relay over STARTTLS, verify-email 204"
 token=$(login "$body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') \
   || fail "login did not answer an access token"
 expect_status 200 "me" -H "authorization: Bearer $token" "$api/auth/me"
@@ -174,11 +237,11 @@ admin_body=$(printf '{"email":"%s","password":"%s"}' "$admin_email" "$admin_pass
 admin_token=$(login "$admin_body" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])') \
   || fail "the administrator made by auth init cannot log in"
 expect_status 200 "me (administrator)" -H "authorization: Bearer $admin_token" "$api/auth/me"
-say "ok: auth init admin logs in; register / login / me through 127.0.0.1"
+say "ok: auth init admin logs in; login / me through 127.0.0.1"
 
 # --- what docker says about the running containers ------------------------------------------------
 mapfile -t running < <(dc ps -q)
-[ "${#running[@]}" -ge 4 ] || fail "expected api, postgres, redis and backup running, got ${#running[@]}"
+[ "${#running[@]}" -ge 5 ] || fail "expected api, postgres, redis, backup and smtp-sink running, got ${#running[@]}"
 for id in "${running[@]}" "$migrate"; do
   service=$(docker inspect -f '{{index .Config.Labels "com.docker.compose.service"}}' "$id")
   read -r readonly memory nnp capdrop user <<<"$(docker inspect -f \
@@ -265,17 +328,46 @@ say "ok: backup on demand ($(basename "$dump")), restored into a fresh database:
 # --- shasec probe against the running prod API (last: it spends the rate limits) --------------------------------------------------
 if [ -n "$shasec" ]; then
   # The HTTP families on 127.0.0.1 (where this machine's own Postgres and Redis also listen:
-  # the ports family is judged on the host's bridge address instead, below).
-  # Not ratelimit either: from the host the requests reach the api from the network gateway,
-  # which compose.prod.yaml trusts as the TLS proxy's address, so a spoofed X-Forwarded-For is
-  # believed here (SHA131) exactly as the real proxy's is; ci/loop.sh judges that family
-  # against the app directly (probing through the host's Caddy would judge it end to end).
+  # the ports family is judged on the host's bridge address instead, below). Not ratelimit here:
+  # straight from the host the requests come from the network gateway, which compose.prod.yaml
+  # trusts as the TLS proxy, so a forged X-Forwarded-For is believed as the proxy's would be. That
+  # family runs next, end to end through Caddy with the project's own Caddyfile, as clients reach
+  # production.
   if ! "$shasec" probe "$base_url" --credentials "$email:$password" --skip ports,ratelimit --fail-on medium \
       --project . >"$work/probe.txt" 2>&1; then
     cat "$work/probe.txt" >&2
     fail "shasec probe found something at medium or above against the prod stack"
   fi
   say "ok: shasec probe $base_url: no finding at medium or above ($(grep -c . "$work/probe.txt") report lines)"
+  # deploy/Caddyfile as caddy adapts it, DOMAIN a plain-HTTP site on a free port (no certificate
+  # to obtain); only its admin endpoint and access log move into this test's port and folder.
+  proxy_port=$(free_port $((api_port + 1)))
+  admin_port=$(free_port $((proxy_port + 1)))
+  DOMAIN=http://127.0.0.1:$proxy_port ACME_EMAIL=ops@stack-test.internal API_HOST_PORT=$api_port \
+    caddy adapt --adapter caddyfile --config deploy/Caddyfile >"$work/caddy.json" 2>"$work/caddy-adapt.log" \
+    || { cat "$work/caddy-adapt.log" >&2; fail "caddy adapt deploy/Caddyfile"; }
+  python3 - "$work/caddy.json" "127.0.0.1:$admin_port" "$work/caddy-access.log" <<'PY' || fail "cannot relocate Caddy's admin endpoint and log"
+import json, sys
+path, admin, log = sys.argv[1:]
+config = json.load(open(path))
+config["admin"] = {"listen": admin}
+for logger in (config.get("logging") or {}).get("logs", {}).values():
+    if (logger.get("writer") or {}).get("output") == "file":
+        logger["writer"]["filename"] = log
+json.dump(config, open(path, "w"))
+PY
+  caddy run --config "$work/caddy.json" >"$work/caddy.log" 2>&1 &
+  caddy_pid=$!
+  wait_until 20 "Caddy answers on 127.0.0.1:$proxy_port" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$proxy_port/health/live)\" = 200 ]"
+  if ! "$shasec" probe "http://127.0.0.1:$proxy_port" --credentials "$email:$password" --only ratelimit \
+      --fail-on medium >"$work/probe-proxy.txt" 2>&1; then
+    kill "$caddy_pid" 2>/dev/null || true
+    cat "$work/probe-proxy.txt" >&2
+    fail "shasec probe --only ratelimit through Caddy found something at medium or above"
+  fi
+  kill "$caddy_pid" 2>/dev/null || true
+  wait "$caddy_pid" 2>/dev/null || true
+  say "ok: shasec probe --only ratelimit through Caddy (deploy/Caddyfile, 127.0.0.1:$proxy_port): login limited, forged client addresses not believed"
   "$shasec" probe "http://$host_address:$api_port" --only ports --ports 5432,6379 --format json --output "$work/ports.json" \
     >"$work/ports.txt" 2>&1 || true
   python3 - "$work/ports.json" <<'PY' || { cat "$work/ports.txt" >&2; fail "shasec ports probe on the host"; }

