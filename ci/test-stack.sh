@@ -359,7 +359,7 @@ PY
   caddy run --config "$work/caddy.json" >"$work/caddy.log" 2>&1 &
   caddy_pid=$!
   wait_until 20 "Caddy answers on 127.0.0.1:$proxy_port" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$proxy_port/health/live)\" = 200 ]"
-  if ! "$shasec" probe "http://127.0.0.1:$proxy_port" --credentials "$email:$password" --only ratelimit \
+  if ! "$shasec" probe "http://127.0.0.1:$proxy_port" --credentials "$email:$password" --only ratelimit --project . \
       --fail-on medium >"$work/probe-proxy.txt" 2>&1; then
     kill "$caddy_pid" 2>/dev/null || true
     cat "$work/probe-proxy.txt" >&2
