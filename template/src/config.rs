@@ -749,8 +749,9 @@ impl Settings {
             .map(|url| url.trim().trim_end_matches('/').to_owned())
             .filter(|url| !url.is_empty());
         if let Some(url) = &self.otel_exporter_otlp_endpoint
-            && !url::Url::parse(url)
-                .is_ok_and(|parsed| matches!(parsed.scheme(), "http" | "https") && parsed.has_host())
+            && !url::Url::parse(url).is_ok_and(|parsed| {
+                matches!(parsed.scheme(), "http" | "https") && parsed.has_host()
+            })
         {
             return Err(ConfigError::Invalid(format!(
                 "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL (got `{url}`)"
@@ -782,7 +783,7 @@ impl Settings {
     pub fn otlp_traces_endpoint(&self) -> Option<String> {
         self.otel_exporter_otlp_endpoint
             .as_ref()
-            .map(|base| format!("{base}/v1/traces"))
+            .map(|base| format!("{}/v1/traces", base.trim().trim_end_matches('/')))
     }
 
     /// Where object storage points (`STORAGE_URL`, else `DATA_DIR/storage`).
@@ -1321,14 +1322,18 @@ mod observability_tests {
         assert_eq!(blank.metrics_address, DEFAULT_METRICS_ADDRESS);
         for bad in ["localhost:9464", "9464", "0.0.0.0"] {
             let message = with(&[("METRICS_ADDRESS", bad)]).unwrap_err().to_string();
-            assert!(message.contains("METRICS_ADDRESS must be IP:PORT"), "{message}");
+            assert!(
+                message.contains("METRICS_ADDRESS must be IP:PORT"),
+                "{message}"
+            );
             assert!(!message.contains('\n'), "{message}");
         }
     }
 
     #[test]
     fn the_otlp_endpoint_is_an_http_url_and_traces_go_to_its_v1_traces() {
-        let settings = with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " http://collector:4318/ ")]).unwrap();
+        let settings =
+            with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " http://collector:4318/ ")]).unwrap();
         assert_eq!(
             settings.otlp_traces_endpoint().as_deref(),
             Some("http://collector:4318/v1/traces")
@@ -1340,7 +1345,10 @@ mod observability_tests {
             let message = with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)])
                 .unwrap_err()
                 .to_string();
-            assert!(message.contains("OTEL_EXPORTER_OTLP_ENDPOINT must be"), "{message}");
+            assert!(
+                message.contains("OTEL_EXPORTER_OTLP_ENDPOINT must be"),
+                "{message}"
+            );
         }
         let message = with(&[("OTEL_SERVICE_NAME", " ")]).unwrap_err().to_string();
         assert!(message.contains("OTEL_SERVICE_NAME"), "{message}");

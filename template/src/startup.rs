@@ -350,7 +350,7 @@ fn record_response<B>(response: &Response<B>, latency: Duration, span: &tracing:
         .on_response(response, latency, span);
     if traces::enabled() {
         let status = response.status();
-        span.record("http.response.status_code", status.as_u16());
+        span.record("http.response.status_code", i64::from(status.as_u16()));
         if status.is_server_error() {
             span.record("otel.status_code", "ERROR");
         }

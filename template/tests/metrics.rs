@@ -117,7 +117,10 @@ async fn metrics_are_on_their_own_loopback_listener_not_on_the_api() {
     assert_eq!(build.value, 1.0);
     assert_eq!(build.labels["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(build.labels["name"], env!("CARGO_PKG_NAME"));
-    assert!(text.contains("# TYPE http_request_duration_seconds histogram"), "{text}");
+    assert!(
+        text.contains("# TYPE http_request_duration_seconds histogram"),
+        "{text}"
+    );
     assert!(samples.iter().any(|s| s.name == "http_requests_in_flight"));
     let max = total(&samples, "db_pool_max_connections", &[]);
     assert_eq!(max, f64::from(app.state.settings.database_max_connections));
@@ -140,7 +143,11 @@ async fn metrics_are_on_their_own_loopback_listener_not_on_the_api() {
 
 #[tokio::test]
 async fn off_serves_no_metrics_listener() {
-    let app = spawn_app_with(|settings| settings.metrics_address = "off".to_owned(), Router::new()).await;
+    let app = spawn_app_with(
+        |settings| settings.metrics_address = "off".to_owned(),
+        Router::new(),
+    )
+    .await;
     assert_eq!(app.metrics, None);
 }
 
@@ -172,8 +179,16 @@ async fn a_thousand_distinct_ids_make_one_series_per_route_template() {
     let ids: Vec<String> = (0..1000).map(|_| Uuid::new_v4().to_string()).collect();
     let before = scrape(&app).await;
     let template = "/api/v1/admin/users/{id}";
-    let route = [("route", template), ("method", "GET"), ("status_class", "4xx")];
-    let unmatched = [("route", "unmatched"), ("method", "GET"), ("status_class", "4xx")];
+    let route = [
+        ("route", template),
+        ("method", "GET"),
+        ("status_class", "4xx"),
+    ];
+    let unmatched = [
+        ("route", "unmatched"),
+        ("method", "GET"),
+        ("status_class", "4xx"),
+    ];
     for id in &ids {
         // No token: refused (401) by the gate, after routing.
         let response = app
@@ -194,12 +209,14 @@ async fn a_thousand_distinct_ids_make_one_series_per_route_template() {
     let response = scrape_text(&app, None).await;
     let text = response.text().await.unwrap();
     for id in &ids {
-        assert!(!text.contains(id.as_str()), "a raw path reached a label: {id}");
+        assert!(
+            !text.contains(id.as_str()),
+            "a raw path reached a label: {id}"
+        );
     }
     let after = parse(&text);
-    let counted = |samples: &[Sample], labels: &[(&str, &str)]| {
-        total(samples, "http_requests_total", labels)
-    };
+    let counted =
+        |samples: &[Sample], labels: &[(&str, &str)]| total(samples, "http_requests_total", labels);
     assert!(counted(&after, &route) - counted(&before, &route) >= 1000.0);
     assert!(counted(&after, &unmatched) - counted(&before, &unmatched) >= 1000.0);
     let histogram = total(&after, "http_request_duration_seconds_count", &route);
@@ -209,7 +226,11 @@ async fn a_thousand_distinct_ids_make_one_series_per_route_template() {
         .iter()
         .filter(|sample| sample.name == "http_requests_total")
         .collect();
-    assert!(request_series.len() < 100, "{} series", request_series.len());
+    assert!(
+        request_series.len() < 100,
+        "{} series",
+        request_series.len()
+    );
     for sample in request_series {
         let route = &sample.labels["route"];
         assert!(route == "unmatched" || route.starts_with('/'), "{route}");
@@ -231,12 +252,16 @@ async fn logins_and_refused_tokens_are_counted_by_outcome_and_gate() {
     let login_outcome = |samples: &[Sample], outcome: &str| {
         total(samples, "auth_logins_total", &[("outcome", outcome)])
     };
-    let refused =
-        |samples: &[Sample], gate: &str| total(samples, "auth_tokens_refused_total", &[("gate", gate)]);
+    let refused = |samples: &[Sample], gate: &str| {
+        total(samples, "auth_tokens_refused_total", &[("gate", gate)])
+    };
     let before = scrape(&app).await;
 
     let (email, tokens) = signed_up(&app).await;
-    assert_eq!(login(&app, &email, OTHER_PASSWORD).await.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        login(&app, &email, OTHER_PASSWORD).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
     // The throttle allows 3 failures per IP: the next attempts are limited.
     for _ in 0..4 {
         login(&app, &email, OTHER_PASSWORD).await;
@@ -260,7 +285,10 @@ async fn logins_and_refused_tokens_are_counted_by_outcome_and_gate() {
     assert!(login_outcome(&after, "failed") - login_outcome(&before, "failed") >= 3.0);
     assert!(login_outcome(&after, "limited") - login_outcome(&before, "limited") >= 2.0);
     for gate in ["signature", "permission", "session"] {
-        assert!(refused(&after, gate) - refused(&before, gate) >= 1.0, "{gate}");
+        assert!(
+            refused(&after, gate) - refused(&before, gate) >= 1.0,
+            "{gate}"
+        );
     }
 }
 
@@ -335,8 +363,14 @@ async fn a_full_pool_shows_in_use_connections_and_counts_the_timed_out_waits() {
     .await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let during = scrape(&app).await;
-    assert_eq!(total(&during, "db_pool_connections", &[("state", "in_use")]), 1.0);
-    assert_eq!(total(&during, "db_pool_connections", &[("state", "idle")]), 0.0);
+    assert_eq!(
+        total(&during, "db_pool_connections", &[("state", "in_use")]),
+        1.0
+    );
+    assert_eq!(
+        total(&during, "db_pool_connections", &[("state", "idle")]),
+        0.0
+    );
     assert!(
         total(&during, "db_pool_acquire_timeouts_total", &[])
             - total(&before, "db_pool_acquire_timeouts_total", &[])

@@ -48,8 +48,7 @@ async fn receive(
     headers: axum::http::HeaderMap,
     body: Bytes,
 ) -> (StatusCode, Vec<u8>) {
-    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-protobuf")
-    {
+    if headers.get("content-type").and_then(|v| v.to_str().ok()) != Some("application/x-protobuf") {
         return (StatusCode::UNSUPPORTED_MEDIA_TYPE, Vec::new());
     }
     let Ok(export) = ExportTraceServiceRequest::decode(body) else {
@@ -154,7 +153,8 @@ async fn a_request_is_one_trace_with_its_database_and_redis_spans() {
 
     let is_request = |span: &Span| span.name == "GET /api/v1/auth/me";
     let is_query = |span: &Span| {
-        span.name.starts_with("sea_orm.") && string_attribute(span, "db.system") == Some("postgresql")
+        span.name.starts_with("sea_orm.")
+            && string_attribute(span, "db.system") == Some("postgresql")
     };
     let is_redis = |span: &Span| {
         span.name.starts_with("redis ") && string_attribute(span, "db.system") == Some("redis")
@@ -189,7 +189,10 @@ async fn a_request_is_one_trace_with_its_database_and_redis_spans() {
         .client
         .get(app.url("/api/v1/auth/me"))
         .bearer_auth("not-a-token")
-        .header("traceparent", format!("00-{other_trace}-b7ad6b7169203331-01"))
+        .header(
+            "traceparent",
+            format!("00-{other_trace}-b7ad6b7169203331-01"),
+        )
         .send()
         .await
         .unwrap();

@@ -21,7 +21,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::observability::names::{self, LoginOutcome};
 use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::account_error::AccountError;
@@ -33,6 +32,7 @@ use crate::entities::users;
 use crate::error::{AppError, FieldError, Problem};
 use crate::extract::ValidatedJson;
 use crate::middleware::rate_limit;
+use crate::observability::names::{self, LoginOutcome};
 use crate::state::AppState;
 
 pub fn routes() -> DeclaredRoutes {

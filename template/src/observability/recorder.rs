@@ -96,7 +96,10 @@ fn describe() {
         names::RATE_LIMIT_REJECTIONS_TOTAL,
         "Requests refused with 429 by a per-IP rate limiter"
     );
-    metrics::describe_gauge!(names::APP_BUILD_INFO, "Name and version of the running build");
+    metrics::describe_gauge!(
+        names::APP_BUILD_INFO,
+        "Name and version of the running build"
+    );
 }
 
 /// The Prometheus text exposition, with the pool gauges sampled now.
@@ -109,11 +112,19 @@ fn record_pool(db: &DatabaseConnection) {
     let (size, idle, max) = match db.get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool();
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         DbBackend::Sqlite => {
             let pool = db.get_sqlite_connection_pool();
-            (pool.size(), pool.num_idle(), pool.options().get_max_connections())
+            (
+                pool.size(),
+                pool.num_idle(),
+                pool.options().get_max_connections(),
+            )
         }
         _ => return,
     };

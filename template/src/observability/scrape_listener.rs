@@ -64,7 +64,10 @@ async fn scrape(State(state): State<ScrapeState>, headers: HeaderMap) -> Respons
     }
     let body = recorder::render(&state.handle, &state.db);
     (
-        [(CONTENT_TYPE, HeaderValue::from_static(EXPOSITION_CONTENT_TYPE))],
+        [(
+            CONTENT_TYPE,
+            HeaderValue::from_static(EXPOSITION_CONTENT_TYPE),
+        )],
         body,
     )
         .into_response()
@@ -106,11 +109,26 @@ mod tests {
     #[test]
     fn only_the_exact_bearer_token_is_accepted() {
         let expected = digest(b"right-token");
-        assert!(presents_token(&with_authorization("Bearer right-token"), &expected));
-        assert!(presents_token(&with_authorization("bearer right-token"), &expected));
-        assert!(!presents_token(&with_authorization("Bearer wrong-token"), &expected));
-        assert!(!presents_token(&with_authorization("Basic right-token"), &expected));
-        assert!(!presents_token(&with_authorization("right-token"), &expected));
+        assert!(presents_token(
+            &with_authorization("Bearer right-token"),
+            &expected
+        ));
+        assert!(presents_token(
+            &with_authorization("bearer right-token"),
+            &expected
+        ));
+        assert!(!presents_token(
+            &with_authorization("Bearer wrong-token"),
+            &expected
+        ));
+        assert!(!presents_token(
+            &with_authorization("Basic right-token"),
+            &expected
+        ));
+        assert!(!presents_token(
+            &with_authorization("right-token"),
+            &expected
+        ));
         assert!(!presents_token(&HeaderMap::new(), &expected));
     }
 }

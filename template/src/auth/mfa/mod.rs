@@ -34,7 +34,6 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 use validator::Validate;
 
-use crate::observability::names::{self, LoginOutcome};
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::account_error::AccountError;
 use crate::auth::error::AuthError;
@@ -44,6 +43,7 @@ use crate::auth::routes::{TokenResponse, issue_tokens};
 use crate::entities::{mfa_recovery_codes, user_totp, users};
 use crate::error::{AppError, FieldError, Problem};
 use crate::extract::ValidatedJson;
+use crate::observability::names::{self, LoginOutcome};
 use crate::state::AppState;
 
 /// Recovery codes per account.
