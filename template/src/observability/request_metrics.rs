@@ -1,8 +1,8 @@
 //! Request count, latency and in-flight gauge, by method, route template and status class.
 //!
 //! Labels never come from the raw path: the route is axum's [`MatchedPath`] (the template,
-//! `/api/v1/articles/{id}`), or [`names::UNMATCHED_ROUTE`], so the number of series is bounded
-//! by the router, whatever clients send. Each series' handles are looked up once and kept:
+//! `/api/v1/admin/users/{id}`), or [`names::UNMATCHED_ROUTE`], so the number of series is
+//! bounded by the router, whatever clients send. Each series' handles are looked up once and kept:
 //! a request costs a read-locked map lookup and a few atomic operations, no allocation.
 //!
 //! Installed with `Router::layer`, which wraps every route after routing: that is what makes
