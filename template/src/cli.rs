@@ -158,6 +158,10 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Auth(command) => crate::auth::init::run(settings, command).await,
         Command::Ops(ops) => crate::ops::run(settings, ops).await,
     };
+    // The spans of the last requests are still buffered: send them before exiting.
+    if crate::observability::traces::enabled() {
+        let _flushed = tokio::task::spawn_blocking(crate::observability::traces::shutdown).await;
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => report(error),

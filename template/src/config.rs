@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Deserializer};
 
 /// Where the file layer is read from when neither `--config` nor `CONFIG_FILE` names one.
@@ -26,6 +26,10 @@ pub const DEV_JWT_SECRET: &str = "dev-insecure-jwt-secret-do-not-use-outside-dev
 
 /// The TOTP-secret encryption key used when none is configured: dev only, like the JWT one.
 pub const DEV_MFA_ENCRYPTION_KEY: &str = "dev-insecure-mfa-key-do-not-use-outside-dev";
+
+/// Where `/metrics` is served by default: loopback only, on the port OpenTelemetry's
+/// Prometheus exporters use.
+pub const DEFAULT_METRICS_ADDRESS: &str = "127.0.0.1:9464";
 
 /// Most clock skew tolerated on access-token expiry.
 pub const MAX_JWT_LEEWAY_SECS: u64 = 30;
@@ -259,6 +263,17 @@ pub struct Settings {
     pub mfa_encryption_key: SecretString,
     /// Lifetime of the ticket a password login gets when MFA is on, in seconds.
     pub mfa_ticket_ttl_secs: u64,
+    // --- Metrics and traces (README "Metrics and traces") ---
+    /// `IP:PORT` of the listener that serves Prometheus `/metrics`, apart from the API so a
+    /// proxy in front of the API never exposes it; `off` serves no metrics.
+    pub metrics_address: String,
+    /// Bearer token `/metrics` requires. Unset: none, acceptable on a loopback listener only.
+    pub metrics_token: Option<SecretString>,
+    /// Base URL of an OTLP/HTTP collector (`http://collector:4318`): traces are sent to
+    /// `…/v1/traces`. Unset: no trace is recorded or exported.
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// `service.name` of the exported traces.
+    pub otel_service_name: String,
 }
 
 /// `SameSite` attribute of the refresh-token cookie.
@@ -359,6 +374,10 @@ impl Default for Settings {
             password_reset_ttl_secs: 3600,
             mfa_encryption_key: SecretString::from(DEV_MFA_ENCRYPTION_KEY),
             mfa_ticket_ttl_secs: 300,
+            metrics_address: DEFAULT_METRICS_ADDRESS.to_owned(),
+            metrics_token: None,
+            otel_exporter_otlp_endpoint: None,
+            otel_service_name: env!("CARGO_PKG_NAME").to_owned(),
         }
     }
 }
@@ -706,7 +725,65 @@ impl Settings {
         self.validate_auth()?;
         self.validate_limits()?;
         self.validate_accounts()?;
+        self.validate_observability()?;
         Ok(self)
+    }
+
+    /// The metrics listener and the trace collector: refused when they can never work.
+    fn validate_observability(&mut self) -> Result<(), ConfigError> {
+        self.metrics_address = match self.metrics_address.trim() {
+            "" => DEFAULT_METRICS_ADDRESS.to_owned(),
+            address => address.to_owned(),
+        };
+        self.metrics_listen_address()?;
+        if self
+            .metrics_token
+            .as_ref()
+            .is_some_and(|token| token.expose_secret().trim().is_empty())
+        {
+            self.metrics_token = None;
+        }
+        self.otel_exporter_otlp_endpoint = self
+            .otel_exporter_otlp_endpoint
+            .take()
+            .map(|url| url.trim().trim_end_matches('/').to_owned())
+            .filter(|url| !url.is_empty());
+        if let Some(url) = &self.otel_exporter_otlp_endpoint
+            && !url::Url::parse(url).is_ok_and(|parsed| {
+                matches!(parsed.scheme(), "http" | "https") && parsed.has_host()
+            })
+        {
+            return Err(ConfigError::Invalid(format!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL (got `{url}`)"
+            )));
+        }
+        self.otel_service_name = self.otel_service_name.trim().to_owned();
+        if self.otel_service_name.is_empty() {
+            return Err(ConfigError::Invalid(
+                "OTEL_SERVICE_NAME must not be empty".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `/metrics` listener's address; `None` when `METRICS_ADDRESS` is `off`.
+    pub fn metrics_listen_address(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let value = self.metrics_address.trim();
+        if value.eq_ignore_ascii_case("off") {
+            return Ok(None);
+        }
+        value.parse().map(Some).map_err(|_| {
+            ConfigError::Invalid(format!(
+                "METRICS_ADDRESS must be IP:PORT such as 127.0.0.1:9464, or `off` (got `{value}`)"
+            ))
+        })
+    }
+
+    /// Where exported spans go: the OTLP/HTTP traces path under the collector's base URL.
+    pub fn otlp_traces_endpoint(&self) -> Option<String> {
+        self.otel_exporter_otlp_endpoint
+            .as_ref()
+            .map(|base| format!("{}/v1/traces", base.trim().trim_end_matches('/')))
     }
 
     /// Where object storage points (`STORAGE_URL`, else `DATA_DIR/storage`).
@@ -1216,5 +1293,64 @@ mod tests {
                 "{name}={value}: {error}"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod observability_tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::from_sources(ConfigSources {
+            environment: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..ConfigSources::default()
+        })
+    }
+
+    #[test]
+    fn metrics_address_is_an_ip_and_port_or_off() {
+        assert_eq!(
+            with(&[]).unwrap().metrics_listen_address().unwrap(),
+            Some(DEFAULT_METRICS_ADDRESS.parse().unwrap())
+        );
+        let off = with(&[("METRICS_ADDRESS", " OFF ")]).unwrap();
+        assert_eq!(off.metrics_listen_address().unwrap(), None);
+        let blank = with(&[("METRICS_ADDRESS", "")]).unwrap();
+        assert_eq!(blank.metrics_address, DEFAULT_METRICS_ADDRESS);
+        for bad in ["localhost:9464", "9464", "0.0.0.0"] {
+            let message = with(&[("METRICS_ADDRESS", bad)]).unwrap_err().to_string();
+            assert!(
+                message.contains("METRICS_ADDRESS must be IP:PORT"),
+                "{message}"
+            );
+            assert!(!message.contains('\n'), "{message}");
+        }
+    }
+
+    #[test]
+    fn the_otlp_endpoint_is_an_http_url_and_traces_go_to_its_v1_traces() {
+        let settings =
+            with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", " http://collector:4318/ ")]).unwrap();
+        assert_eq!(
+            settings.otlp_traces_endpoint().as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        assert_eq!(with(&[]).unwrap().otlp_traces_endpoint(), None);
+        let blank = with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "  ")]).unwrap();
+        assert_eq!(blank.otlp_traces_endpoint(), None);
+        for bad in ["collector:4318", "grpc://collector:4317", "http://"] {
+            let message = with(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                message.contains("OTEL_EXPORTER_OTLP_ENDPOINT must be"),
+                "{message}"
+            );
+        }
+        let message = with(&[("OTEL_SERVICE_NAME", " ")]).unwrap_err().to_string();
+        assert!(message.contains("OTEL_SERVICE_NAME"), "{message}");
     }
 }

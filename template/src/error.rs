@@ -37,6 +37,10 @@ pub struct Problem {
     /// Identifier of the request, also in the `X-Request-Id` response header and the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
+    /// OpenTelemetry trace id of the request, when traces are exported (find it in the
+    /// collector, and in the logs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
     /// Extra members specific to one problem (e.g. the readiness checks).
@@ -54,6 +58,7 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             request_id: request_id::current(),
+            trace_id: crate::observability::traces::current_trace_id(),
             errors: Vec::new(),
             extensions: None,
         }
@@ -256,6 +261,14 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let dependency = self.unavailable_dependency();
+        if matches!(
+            self,
+            AppError::Database(sea_orm::DbErr::ConnectionAcquire(
+                sea_orm::ConnAcquireErr::Timeout
+            ))
+        ) {
+            crate::observability::names::count_pool_acquire_timeout();
+        }
         match (&self, dependency) {
             (_, Some(Dependency::PasswordHashing)) => {
                 tracing::warn!(error = %Chain(&self), "request shed");

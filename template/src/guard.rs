@@ -278,7 +278,28 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
         settings.mfa_encryption_key.expose_secret(),
         &mut violations,
     );
+    metrics_violations(settings, &mut violations);
     violations
+}
+
+/// `/metrics` names every route, the pool's size and the auth failure rates: reachable
+/// beyond this host, it must require a strong token.
+fn metrics_violations(settings: &Settings, violations: &mut Vec<Violation>) {
+    if let Some(token) = &settings.metrics_token {
+        check_secret_setting("METRICS_TOKEN", token.expose_secret(), violations);
+    }
+    let Ok(Some(address)) = settings.metrics_listen_address() else {
+        return;
+    };
+    if !address.ip().is_loopback() && settings.metrics_token.is_none() {
+        violations.push(Violation {
+            setting: "METRICS_TOKEN",
+            reason: format!(
+                "is not set while METRICS_ADDRESS={address} is reachable beyond this host: \
+                 set a token (`ops secrets --write` generates one) or bind 127.0.0.1"
+            ),
+        });
+    }
 }
 
 /// Longest access-token lifetime production accepts.
@@ -676,5 +697,42 @@ mod tests {
             ..production_ready()
         };
         assert!(production_violations(&settings).is_empty());
+    }
+
+    #[test]
+    fn a_public_metrics_listener_needs_a_strong_token() {
+        let public = Settings {
+            metrics_address: "0.0.0.0:9464".to_owned(),
+            ..production_ready()
+        };
+        assert_eq!(
+            settings_named(&production_violations(&public)),
+            vec!["METRICS_TOKEN"]
+        );
+        let weak = Settings {
+            metrics_token: Some(SecretString::from("CHANGE_ME_metrics")),
+            ..public.clone()
+        };
+        assert_eq!(
+            settings_named(&production_violations(&weak)),
+            vec!["METRICS_TOKEN"]
+        );
+        let protected = Settings {
+            metrics_token: Some(SecretString::from(STRONG_SECRET)),
+            ..public.clone()
+        };
+        assert!(production_violations(&protected).is_empty());
+        for address in ["127.0.0.1:9464", "[::1]:9464", "off"] {
+            let settings = Settings {
+                metrics_address: address.to_owned(),
+                ..production_ready()
+            };
+            assert!(production_violations(&settings).is_empty(), "{address}");
+        }
+        let dev = Settings {
+            environment: Environment::Dev,
+            ..public
+        };
+        assert!(production_violations(&dev).is_empty());
     }
 }

@@ -18,6 +18,7 @@ pub mod guard;
 pub mod http;
 pub mod mail;
 pub mod middleware;
+pub mod observability;
 pub mod ops;
 pub mod schema_version;
 pub mod startup;

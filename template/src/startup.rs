@@ -4,10 +4,11 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{Response, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -15,7 +16,7 @@ use tower::util::option_layer;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,6 +32,8 @@ use crate::middleware::cors::{self, InvalidOrigin};
 use crate::middleware::problem::{normalize_error_responses, panic_response};
 use crate::middleware::request_id::{RequestId, assign_request_id};
 use crate::middleware::security_headers::{SecurityHeadersConfig, set_security_headers};
+use crate::observability::request_metrics::RequestMetricsLayer;
+use crate::observability::{names, recorder, scrape_listener, traces};
 use crate::schema_version::{self, SchemaError};
 use crate::state::AppState;
 use crate::storage::{Storage, StorageError};
@@ -76,12 +79,20 @@ fn describe_refusal(environment: &str, violations: &[Violation]) -> String {
     text
 }
 
-/// A built application, listener bound, ready to run.
+/// A built application, listeners bound, ready to run.
 pub struct Application {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
     state: AppState,
+    /// `/metrics` (`METRICS_ADDRESS`), unless `off`.
+    metrics: Option<MetricsListener>,
+}
+
+struct MetricsListener {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    router: Router,
 }
 
 impl Application {
@@ -111,6 +122,8 @@ impl Application {
             }
         }
         let address = settings.listen_address()?;
+        let metrics_address = settings.metrics_listen_address()?;
+        let recorder = recorder::install();
 
         let db = db::connect(&settings).await?;
         // Before anything reads a table. Outside dev, schema changes are a deliberate step:
@@ -129,16 +142,43 @@ impl Application {
         let local_addr = listener
             .local_addr()
             .map_err(|source| StartupError::Bind { address, source })?;
+        let metrics = match (metrics_address, recorder) {
+            (Some(address), Some(handle)) => {
+                let listener = TcpListener::bind(address)
+                    .await
+                    .map_err(|source| StartupError::Bind { address, source })?;
+                let local_addr = listener
+                    .local_addr()
+                    .map_err(|source| StartupError::Bind { address, source })?;
+                let router = scrape_listener::router(
+                    handle.clone(),
+                    state.db.clone(),
+                    state.settings.metrics_token.as_ref(),
+                );
+                Some(MetricsListener {
+                    listener,
+                    local_addr,
+                    router,
+                })
+            }
+            _ => None,
+        };
         Ok(Application {
             listener,
             local_addr,
             router,
             state,
+            metrics,
         })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Where `/metrics` is served (`None`: `METRICS_ADDRESS=off`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|metrics| metrics.local_addr)
     }
 
     pub fn port(&self) -> u16 {
@@ -169,6 +209,19 @@ impl Application {
             keep_alive_timeout: settings.http_keep_alive_timeout(),
             max_connections: u32::try_from(settings.http_max_connections).unwrap_or(u32::MAX),
         };
+        // Scrapes are few: a handful of connections is plenty, and bounds what a flood costs.
+        let metrics_server = self.metrics.map(|metrics| {
+            let limits = ConnectionLimits {
+                max_connections: METRICS_MAX_CONNECTIONS,
+                ..limits
+            };
+            tokio::spawn(connections::serve(
+                metrics.listener,
+                metrics.router,
+                limits,
+                std::future::pending(),
+            ))
+        });
         let server = connections::serve(self.listener, self.router, limits, async move {
             signal.await;
             tracing::info!(
@@ -187,6 +240,9 @@ impl Application {
                 Ok(())
             }
         };
+        if let Some(metrics_server) = metrics_server {
+            metrics_server.abort();
+        }
         if let Err(error) = self.state.db.close_by_ref().await {
             tracing::warn!(%error, "closing the database pool failed");
         }
@@ -194,9 +250,12 @@ impl Application {
     }
 }
 
+/// Connections the `/metrics` listener keeps open at once.
+const METRICS_MAX_CONNECTIONS: u32 = 8;
+
 /// The full router: health at the root, the API (and its docs, when on) under the prefix, and
 /// every layer of the middleware baseline. Outermost first:
-/// request id → trace → security headers → CORS → problem normaliser → panic catcher →
+/// request metrics → request id → trace → security headers → CORS → problem normaliser → panic catcher →
 /// timeout → body limit → routes.
 pub fn build_router(
     state: AppState,
@@ -215,21 +274,8 @@ pub fn build_router(
 
     let cors = cors::layer(&settings)?;
     let trace = TraceLayer::new_for_http()
-        .make_span_with(|request: &Request| {
-            let request_id = request
-                .extensions()
-                .get::<RequestId>()
-                .map(|id| id.0.as_str())
-                .unwrap_or("-");
-            // The path only: query strings may carry tokens.
-            tracing::info_span!(
-                "request",
-                method = %request.method(),
-                path = %request.uri().path(),
-                request_id = %request_id,
-            )
-        })
-        .on_response(DefaultOnResponse::new().level(Level::INFO))
+        .make_span_with(request_span)
+        .on_response(record_response)
         .on_failure(DefaultOnFailure::new().level(Level::ERROR));
 
     let router = router
@@ -251,8 +297,64 @@ pub fn build_router(
         ))
         .layer(trace)
         .layer(from_fn(assign_request_id))
+        .layer(RequestMetricsLayer::new())
         .with_state(state);
     Ok(router)
+}
+
+/// The span every log line of a request carries. With traces exported it is also the
+/// request's server span, named `METHOD /route/{template}`.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.as_str())
+        .unwrap_or("-");
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(names::UNMATCHED_ROUTE, MatchedPath::as_str);
+    let method = request.method().as_str();
+    if !traces::enabled() {
+        // The path only: query strings may carry tokens.
+        return tracing::info_span!(
+            "request",
+            method,
+            path = %request.uri().path(),
+            route,
+            request_id,
+        );
+    }
+    let span = tracing::info_span!(
+        "request",
+        method,
+        path = %request.uri().path(),
+        route,
+        request_id,
+        trace_id = tracing::field::Empty,
+        otel.name = format!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = method,
+        http.route = route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    traces::link_request_span(&span, request.headers());
+    span
+}
+
+/// Logs the response and, for the trace, records its status (5xx marks the span failed).
+fn record_response<B>(response: &Response<B>, latency: Duration, span: &tracing::Span) {
+    DefaultOnResponse::new()
+        .level(Level::INFO)
+        .on_response(response, latency, span);
+    if traces::enabled() {
+        let status = response.status();
+        span.record("http.response.status_code", i64::from(status.as_u16()));
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
 }
 
 async fn not_found() -> Problem {

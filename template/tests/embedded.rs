@@ -14,7 +14,11 @@ async fn serve_with_no_urls_is_ready_on_sqlite_and_stops_cleanly_on_sigterm() {
         .arg("serve")
         .current_dir(dir.path())
         .env_clear()
-        .envs([("PORT", "0"), ("LOG_FORMAT", "json")])
+        .envs([
+            ("PORT", "0"),
+            ("METRICS_ADDRESS", "127.0.0.1:0"),
+            ("LOG_FORMAT", "json"),
+        ])
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

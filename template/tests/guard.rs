@@ -91,3 +91,18 @@ async fn prod_with_safe_settings_serves_without_docs_and_with_hsts() {
         assert_eq!(response.status(), 404, "{path} is served in prod");
     }
 }
+
+#[tokio::test]
+async fn prod_refuses_a_public_metrics_listener_without_a_token() {
+    let database = TestDatabase::create().await;
+    let settings = Settings {
+        metrics_address: "0.0.0.0:0".to_owned(),
+        ..production_settings(&database.url)
+    };
+    let Err(error) = Application::build(settings).await else {
+        panic!("the application built with /metrics open to the network");
+    };
+    let message = error.to_string();
+    assert_eq!(refused_settings(error), vec!["METRICS_TOKEN"]);
+    assert!(message.contains("METRICS_ADDRESS=0.0.0.0:0"), "{message}");
+}

@@ -94,6 +94,7 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     POSTGRES_PASSWORD=\"short\"\n\
                     REDIS_PASSWORD=\n\
                     MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
+                    METRICS_TOKEN=\n\
                     LOG_FORMAT=json";
     fs::write(&env_file, original).unwrap();
     fs::set_permissions(&env_file, fs::Permissions::from_mode(0o644)).unwrap();
@@ -113,10 +114,11 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert!(lines[5].starts_with("POSTGRES_PASSWORD="));
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
     assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
-    assert_eq!(lines[8], "LOG_FORMAT=json");
+    assert!(lines[8].starts_with("METRICS_TOKEN="));
+    assert_eq!(lines[9], "LOG_FORMAT=json");
     assert_eq!(
         lines.len(),
-        9,
+        10,
         "nothing appended when every key existed:\n{written}"
     );
     assert!(

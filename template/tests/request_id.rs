@@ -64,7 +64,12 @@ async fn every_request_log_line_carries_the_request_id() {
         .arg("serve")
         .current_dir(dir.path())
         .env_clear()
-        .envs([("PORT", "0"), ("LOG_FORMAT", "json"), ("LOG_LEVEL", "info")])
+        .envs([
+            ("PORT", "0"),
+            ("METRICS_ADDRESS", "127.0.0.1:0"),
+            ("LOG_FORMAT", "json"),
+            ("LOG_LEVEL", "info"),
+        ])
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()

@@ -23,6 +23,7 @@ use crate::auth::token_store::Session;
 use crate::auth::user_cache::CachedUser;
 use crate::entities::{casbin_rule, users};
 use crate::middleware::client_ip;
+use crate::observability::names::{self, RefusingGate};
 use crate::state::AppState;
 
 /// The authenticated caller, as loaded from the database for this request.
@@ -59,20 +60,24 @@ fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, AuthError> {
 /// Runs the first gates on a request's headers: one round trip to the key-value store and one
 /// database query (none when the user cache is on and holds a current copy of the user).
 pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<CurrentUser, AuthError> {
-    let token = bearer_token(headers)?.ok_or(AuthError::MissingToken)?;
+    let token = match bearer_token(headers) {
+        Ok(Some(token)) => token,
+        Ok(None) => return Err(refused(RefusingGate::Missing, AuthError::MissingToken)),
+        Err(error) => return Err(refused(RefusingGate::Signature, error)),
+    };
     let auth = &state.auth;
     // Gate 1: signature, algorithm, expiry, issuer, audience.
     let claims = auth
         .jwt
         .verify(token)
-        .map_err(|_| AuthError::InvalidToken)?;
+        .map_err(|_| refused(RefusingGate::Signature, AuthError::InvalidToken))?;
     // Gate 2: the token was issued by us for this session, and the session is still active
     // (not logged out, not revoked); the same read gives the user's cache version.
     let active = auth
         .tokens
         .active_access_token(claims.jti, claims.sub, claims.sid)
         .await?
-        .ok_or(AuthError::InvalidToken)?;
+        .ok_or_else(|| refused(RefusingGate::Session, AuthError::InvalidToken))?;
     // The account still exists and is active; its roles come from the database (or a copy
     // made at the current cache version), never from the token.
     let cached = match active.cache_version.as_deref() {
@@ -84,7 +89,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Curre
         None => {
             let user = load_active_user(state, claims.sub)
                 .await?
-                .ok_or(AuthError::InvalidToken)?;
+                .ok_or_else(|| refused(RefusingGate::User, AuthError::InvalidToken))?;
             if let Some(version) = active.cache_version {
                 auth.users.insert(claims.sub, version, user.clone());
             }
@@ -98,6 +103,12 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Curre
         session: active.session,
         token_id: claims.jti,
     })
+}
+
+/// Counts a refusal by `gate` (`auth_tokens_refused_total`) and passes the error on.
+fn refused(gate: RefusingGate, error: AuthError) -> AuthError {
+    names::count_refused_token(gate);
+    error
 }
 
 /// The user's email and roles, if the account exists and is active: one query (the user left
@@ -225,7 +236,7 @@ pub async fn require_permission(
         }
         Ok(false) => {
             tracing::info!(user_id = %user.id, %route, %method, "forbidden by policy");
-            AuthError::Forbidden.into_response()
+            refused(RefusingGate::Permission, AuthError::Forbidden).into_response()
         }
         Err(error) => AuthError::from(error).into_response(),
     }

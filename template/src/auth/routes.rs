@@ -32,6 +32,7 @@ use crate::entities::users;
 use crate::error::{AppError, FieldError, Problem};
 use crate::extract::ValidatedJson;
 use crate::middleware::rate_limit;
+use crate::observability::names::{self, LoginOutcome};
 use crate::state::AppState;
 
 pub fn routes() -> DeclaredRoutes {
@@ -309,6 +310,7 @@ async fn login(
         normalize_email(&credentials.email).map_err(|message| invalid_field("email", message))?;
     if let Err(throttled) = auth.login_throttle.register_attempt(ip, &email).await? {
         tracing::warn!(%ip, "login throttled");
+        names::count_login(LoginOutcome::Limited);
         audit
             .record(&state.db, AuditEvent::new(AuditAction::LoginLimited))
             .await?;
@@ -335,6 +337,7 @@ async fn login(
     let verified = auth.passwords.verify(password, stored_hash).await?;
     let account_id = user.as_ref().map(|user| user.id);
     let Some(user) = user.filter(|user| verified && user.is_active) else {
+        names::count_login(LoginOutcome::Failed);
         auth.login_throttle.record_failure(ip, &email).await?;
         audit.record(&state.db, login_failed(account_id)).await?;
         return Err(AuthError::InvalidCredentials);
@@ -344,6 +347,7 @@ async fn login(
         return Err(AccountError::EmailNotVerified.into());
     }
     if let Some(challenge) = crate::auth::mfa::login_challenge(&state, user.id).await? {
+        names::count_login(LoginOutcome::MfaRequired);
         return Err(challenge.into());
     }
     audit
@@ -356,6 +360,7 @@ async fn login(
         .await?;
     let session = auth.tokens.start_session(user.id).await?;
     tracing::info!(user_id = %user.id, session_id = %session.session_id, "logged in");
+    names::count_login(LoginOutcome::Ok);
     issue_tokens(auth, session, jar).await
 }
 

@@ -12,8 +12,13 @@ pub async fn run(settings: Settings) -> Result<(), CommandError> {
         .api_docs_enabled()
         .then(|| format!("{}/docs", settings.api_prefix));
     let application = Application::build(settings).await?;
+    let metrics = application.metrics_addr().map_or_else(
+        || "off".to_owned(),
+        |address| format!("http://{address}/metrics"),
+    );
     tracing::info!(
         address = %application.local_addr(),
+        %metrics,
         %environment,
         %database,
         kv = application.state().kv.backend().as_str(),

@@ -19,6 +19,7 @@ use tower_governor::key_extractor::KeyExtractor;
 
 use crate::error::AppError;
 use crate::middleware::client_ip::{TrustedProxies, client_ip};
+use crate::observability::names;
 use crate::state::AppState;
 
 /// How often idle buckets are dropped, so memory does not grow with every address seen.
@@ -40,8 +41,14 @@ impl KeyExtractor for ClientIpKeyExtractor {
 
 pub type RateLimitLayer = GovernorLayer<ClientIpKeyExtractor, NoOpMiddleware, Body>;
 
-/// A bucket of `burst` requests refilled by one every `period`.
-fn layer(trusted: TrustedProxies, period: Duration, burst: u32) -> RateLimitLayer {
+/// A bucket of `burst` requests refilled by one every `period`; refusals are counted under
+/// `rate_limit_rejections_total{limiter}`.
+fn layer(
+    trusted: TrustedProxies,
+    period: Duration,
+    burst: u32,
+    limiter: &'static str,
+) -> RateLimitLayer {
     let period = period.max(Duration::from_nanos(1));
     let burst = burst.max(1);
     let config = GovernorConfigBuilder::default()
@@ -55,7 +62,12 @@ fn layer(trusted: TrustedProxies, period: Duration, burst: u32) -> RateLimitLaye
     };
     let config = Arc::new(config);
     spawn_cleanup(Arc::downgrade(&config));
-    GovernorLayer::new(config).error_handler(too_many_requests)
+    GovernorLayer::new(config).error_handler(move |error| {
+        if matches!(error, GovernorError::TooManyRequests { .. }) {
+            names::count_rate_limit_rejection(limiter);
+        }
+        too_many_requests(error)
+    })
 }
 
 fn spawn_cleanup(
@@ -96,6 +108,7 @@ pub fn api_layer(state: &AppState) -> RateLimitLayer {
         state.auth.trusted_proxies.clone(),
         Duration::from_secs(1) / settings.rate_limit_per_second.max(1),
         settings.rate_limit_burst,
+        "api",
     )
 }
 
@@ -106,5 +119,6 @@ pub fn auth_layer(state: &AppState) -> RateLimitLayer {
         state.auth.trusted_proxies.clone(),
         Duration::from_secs(60) / settings.auth_rate_limit_per_minute.max(1),
         settings.auth_rate_limit_burst,
+        "auth",
     )
 }

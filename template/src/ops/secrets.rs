@@ -48,6 +48,11 @@ pub const SECRET_SETTINGS: &[SecretSetting] = &[
                         user with MFA on must be reset (admin) and enrol again",
     },
     SecretSetting {
+        name: "METRICS_TOKEN",
+        consumer: SecretConsumer::Application,
+        rotation_note: "Prometheus must scrape with the new value (its bearer token file)",
+    },
+    SecretSetting {
         name: "POSTGRES_PASSWORD",
         consumer: SecretConsumer::Datastore,
         rotation_note: "Postgres applies it only when its data volume is first created; for an \

@@ -14,6 +14,8 @@ use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
+use crate::observability::names;
+
 use super::{
     FreshCounters, KeyValueStore, StoreBackend, StoreError, UserSessionKeys, checked_ttl_millis,
 };
@@ -218,14 +220,21 @@ impl RedisStore {
     }
 }
 
+/// Classifies a failed command, counting it under `redis_errors_total{kind}`.
 fn command_error(key: &str, error: redis::RedisError) -> StoreError {
-    if error.code() == Some("WRONGTYPE") {
+    let failure = if error.code() == Some("WRONGTYPE") {
         StoreError::WrongType(key.to_owned())
     } else if error.is_io_error() || error.is_timeout() || error.is_connection_dropped() {
         StoreError::Unavailable(error.to_string())
     } else {
         StoreError::Command(error.to_string())
-    }
+    };
+    names::count_redis_error(match failure {
+        StoreError::WrongType(_) => "wrong_type",
+        StoreError::Unavailable(_) => "unavailable",
+        _ => "command",
+    });
+    failure
 }
 
 #[async_trait]
@@ -234,6 +243,7 @@ impl KeyValueStore for RedisStore {
         StoreBackend::Redis
     }
 
+    #[tracing::instrument(name = "redis PING", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn ping(&self) -> Result<(), StoreError> {
         let mut connection = self.connection().await?;
         let _: String = redis::cmd("PING")
@@ -243,6 +253,7 @@ impl KeyValueStore for RedisStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "redis GET", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn get(&self, key: &str) -> Result<Option<String>, StoreError> {
         let mut connection = self.connection().await?;
         connection
@@ -251,6 +262,7 @@ impl KeyValueStore for RedisStore {
             .map_err(|e| command_error(key, e))
     }
 
+    #[tracing::instrument(name = "redis SET", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn set_with_ttl(&self, key: &str, value: &str, ttl: Duration) -> Result<(), StoreError> {
         let millis = checked_ttl_millis(ttl)?;
         let mut connection = self.connection().await?;
@@ -264,6 +276,7 @@ impl KeyValueStore for RedisStore {
             .map_err(|e| command_error(key, e))
     }
 
+    #[tracing::instrument(name = "redis SET NX", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn set_if_absent_with_ttl(
         &self,
         key: &str,
@@ -284,6 +297,7 @@ impl KeyValueStore for RedisStore {
         Ok(reply.is_some())
     }
 
+    #[tracing::instrument(name = "redis GETDEL", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn take(&self, key: &str) -> Result<Option<String>, StoreError> {
         let mut connection = self.connection().await?;
         redis::cmd("GETDEL")
@@ -293,6 +307,7 @@ impl KeyValueStore for RedisStore {
             .map_err(|e| command_error(key, e))
     }
 
+    #[tracing::instrument(name = "redis DEL", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn delete(&self, key: &str) -> Result<bool, StoreError> {
         let mut connection = self.connection().await?;
         let removed: u64 = connection
@@ -302,6 +317,7 @@ impl KeyValueStore for RedisStore {
         Ok(removed > 0)
     }
 
+    #[tracing::instrument(name = "redis PTTL", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn time_to_live(&self, key: &str) -> Result<Option<Duration>, StoreError> {
         let mut connection = self.connection().await?;
         let millis: i64 = redis::cmd("PTTL")
@@ -313,6 +329,7 @@ impl KeyValueStore for RedisStore {
         Ok(u64::try_from(millis).ok().map(Duration::from_millis))
     }
 
+    #[tracing::instrument(name = "redis EVALSHA increment", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn increment_with_ttl(&self, key: &str, window: Duration) -> Result<u64, StoreError> {
         let millis = checked_ttl_millis(window)?;
         let mut connection = self.connection().await?;
@@ -325,6 +342,7 @@ impl KeyValueStore for RedisStore {
             .map_err(|e| command_error(key, e))
     }
 
+    #[tracing::instrument(name = "redis EVALSHA set_add", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<(), StoreError> {
         let millis = checked_ttl_millis(ttl)?;
         let mut connection = self.connection().await?;
@@ -340,6 +358,7 @@ impl KeyValueStore for RedisStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "redis SMEMBERS", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn set_members(&self, key: &str) -> Result<Vec<String>, StoreError> {
         let mut connection = self.connection().await?;
         connection
@@ -348,6 +367,7 @@ impl KeyValueStore for RedisStore {
             .map_err(|e| command_error(key, e))
     }
 
+    #[tracing::instrument(name = "redis SREM", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn set_remove(&self, key: &str, member: &str) -> Result<bool, StoreError> {
         let mut connection = self.connection().await?;
         let removed: u64 = connection
@@ -357,6 +377,7 @@ impl KeyValueStore for RedisStore {
         Ok(removed > 0)
     }
 
+    #[tracing::instrument(name = "redis MGET", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<String>>, StoreError> {
         let mut connection = self.connection().await?;
         let mut command = redis::cmd("MGET");
@@ -369,6 +390,7 @@ impl KeyValueStore for RedisStore {
             .map_err(|e| command_error(keys.first().copied().unwrap_or_default(), e))
     }
 
+    #[tracing::instrument(name = "redis EVALSHA open_session", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn open_session(
         &self,
         user: &UserSessionKeys<'_>,
@@ -393,6 +415,7 @@ impl KeyValueStore for RedisStore {
         .await
     }
 
+    #[tracing::instrument(name = "redis EVALSHA renew_session", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn renew_session(
         &self,
         user: &UserSessionKeys<'_>,
@@ -406,6 +429,7 @@ impl KeyValueStore for RedisStore {
         Ok(renewed == 1)
     }
 
+    #[tracing::instrument(name = "redis EVALSHA close_session", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn close_session(
         &self,
         user: &UserSessionKeys<'_>,
@@ -417,6 +441,7 @@ impl KeyValueStore for RedisStore {
         Ok(())
     }
 
+    #[tracing::instrument(name = "redis EVALSHA advance_epoch", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn advance_epoch(
         &self,
         user: &UserSessionKeys<'_>,
@@ -432,6 +457,7 @@ impl KeyValueStore for RedisStore {
         .await
     }
 
+    #[tracing::instrument(name = "redis EVALSHA count_sessions", target = "redis", level = "debug", skip_all, fields(otel.kind = "client", db.system = "redis"))]
     async fn count_sessions(
         &self,
         user: &UserSessionKeys<'_>,

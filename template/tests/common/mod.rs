@@ -146,6 +146,8 @@ pub fn test_settings(database_url: &str) -> Settings {
         mfa_encryption_key: SecretString::from(TEST_MFA_ENCRYPTION_KEY),
         // Quiet unless asked: TEST_LOG=debug cargo test -- --nocapture
         log_level: std::env::var("TEST_LOG").unwrap_or_else(|_| "off".to_owned()),
+        // Tests run in parallel: each app's `/metrics` on a port of its own.
+        metrics_address: "127.0.0.1:0".to_owned(),
         ..Settings::default()
     }
 }
@@ -172,6 +174,8 @@ pub struct TestApp {
     pub port: u16,
     pub client: reqwest::Client,
     pub state: AppState,
+    /// The `/metrics` listener (`None` with `METRICS_ADDRESS=off`).
+    pub metrics: Option<SocketAddr>,
     server: tokio::task::JoinHandle<()>,
     // Dropped after the server task is aborted (fields drop in declaration order).
     pub redis: RedisPrefix,
@@ -227,6 +231,7 @@ pub async fn spawn_app_with(
         .expect("the application failed to build");
     let port = application.port();
     let state = application.state().clone();
+    let metrics = application.metrics_addr();
     let server = tokio::spawn(async move {
         let _ = application.run_until(std::future::pending()).await;
     });
@@ -238,6 +243,7 @@ pub async fn spawn_app_with(
             .build()
             .expect("cannot build the HTTP client"),
         state,
+        metrics,
         server,
         redis,
         database,
@@ -263,7 +269,9 @@ pub fn app_command(dir: &Path) -> std::process::Command {
     command
         .current_dir(dir)
         .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        // Binaries run in parallel: each `serve` gets a `/metrics` port of its own.
+        .env("METRICS_ADDRESS", "127.0.0.1:0");
     command
 }
 

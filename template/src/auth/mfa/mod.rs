@@ -43,6 +43,7 @@ use crate::auth::routes::{TokenResponse, issue_tokens};
 use crate::entities::{mfa_recovery_codes, user_totp, users};
 use crate::error::{AppError, FieldError, Problem};
 use crate::extract::ValidatedJson;
+use crate::observability::names::{self, LoginOutcome};
 use crate::state::AppState;
 
 /// Recovery codes per account.
@@ -624,8 +625,15 @@ async fn verify(
         .await?
         .filter(|row| row.enabled_at.is_some())
         .ok_or(AccountError::InvalidMfaTicket)?;
-    refuse_if_over_budget(&state, user_id).await?;
+    refuse_if_over_budget(&state, user_id)
+        .await
+        .inspect_err(|error| {
+            if matches!(error, AuthError::Throttled { .. }) {
+                names::count_login(LoginOutcome::Limited);
+            }
+        })?;
     if !spend_factor(&state, &row, &user.email, &factor).await? {
+        names::count_login(LoginOutcome::Failed);
         count_failure(&state, user_id).await?;
         let ticket_failures = state
             .kv
@@ -645,6 +653,7 @@ async fn verify(
     }
     let session = state.auth.tokens.start_session(user_id).await?;
     tracing::info!(%user_id, session_id = %session.session_id, "logged in with MFA");
+    names::count_login(LoginOutcome::Ok);
     issue_tokens(&state.auth, session, jar).await
 }
 
