@@ -13,8 +13,7 @@ pub const DECIMAL_PRECISION: u32 = 15;
 pub const DECIMAL_SCALE: u32 = 2;
 
 /// `pattern` of a [`single_line`] field: no control character, at least one other than space.
-pub const SINGLE_LINE_PATTERN: &str =
-    r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
+pub const SINGLE_LINE_PATTERN: &str = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$";
 /// `pattern` of a [`decimal_text`] field.
 pub const DECIMAL_PATTERN: &str = r"^-?[0-9]{1,13}(\.[0-9]{1,2})?$";
 
@@ -104,7 +103,17 @@ mod tests {
             assert!(decimal_text(good).is_ok(), "{good}");
         }
         for bad in [
-            "", "-", ".5", "5.", "1.234", "12345678901234", "1e5", "+1", "1_000", " 1", "1,5",
+            "",
+            "-",
+            ".5",
+            "5.",
+            "1.234",
+            "12345678901234",
+            "1e5",
+            "+1",
+            "1_000",
+            " 1",
+            "1,5",
             "０",
         ] {
             assert!(decimal_text(bad).is_err(), "{bad:?}");

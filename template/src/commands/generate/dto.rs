@@ -1,8 +1,8 @@
 //! `src/http/PLURAL/dto.rs`: request bodies with their validation rules (stated in the
 //! OpenAPI schema too), the response body, and the list's query parameters.
 
-use super::fields::{Field, FieldType};
 use super::Resource;
+use super::fields::{Field, FieldType};
 
 const HEAD: &str = r#"//! Request and response bodies of the %plural_words% API.
 
@@ -26,11 +26,11 @@ fn attributes(field: &Field) -> &'static str {
     match field.kind {
         FieldType::String => {
             "    #[validate(length(min = 1, max = STRING_MAX), custom(function = \"single_line\"))]\n    \
-             #[schema(min_length = 1, max_length = 200, pattern = r\"^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$\")]\n"
+             #[schema(\n        min_length = 1,\n        max_length = 200,\n        pattern = r\"^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\s\\u0000-\\u001F\\u007F-\\u009F][^\\u0000-\\u001F\\u007F-\\u009F]*$\"\n    )]\n"
         }
         FieldType::Text => {
             "    #[validate(length(min = 1, max = TEXT_MAX), custom(function = \"multi_line\"))]\n    \
-             #[schema(min_length = 1, max_length = 100000, pattern = r\"^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*\\S[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$\")]\n"
+             #[schema(\n        min_length = 1,\n        max_length = 100000,\n        pattern = r\"^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*\\S[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F]*$\"\n    )]\n"
         }
         FieldType::Decimal => {
             "    /// A decimal number as a string: up to 13 digits before the point, 2 after.\n    \
@@ -65,7 +65,11 @@ pub fn render(resource: &Resource) -> String {
     );
     for field in &resource.fields {
         text.push_str(attributes(field));
-        text.push_str(&format!("    pub {}: {},\n", field.name, field.kind.body_type()));
+        text.push_str(&format!(
+            "    pub {}: {},\n",
+            field.name,
+            field.kind.body_type()
+        ));
     }
     text.push_str("}\n\n");
 
@@ -83,7 +87,9 @@ pub fn render(resource: &Resource) -> String {
     }
     text.push_str("}\n\n");
 
-    text.push_str("#[derive(Debug, Serialize, ToSchema)]\npub struct %Type%View {\n    pub id: Uuid,\n");
+    text.push_str(
+        "#[derive(Debug, Serialize, ToSchema)]\npub struct %Type%View {\n    pub id: Uuid,\n",
+    );
     if resource.owned {
         text.push_str("    pub owner_id: Uuid,\n");
     }
@@ -91,7 +97,11 @@ pub fn render(resource: &Resource) -> String {
         if field.kind == FieldType::Decimal {
             text.push_str("    #[schema(example = \"19.99\")]\n");
         }
-        text.push_str(&format!("    pub {}: {},\n", field.name, field.kind.body_type()));
+        text.push_str(&format!(
+            "    pub {}: {},\n",
+            field.name,
+            field.kind.body_type()
+        ));
     }
     text.push_str(
         "    /// Also the `ETag` (quoted) to send back in `If-Match`.\n    pub version: i32,\n    \
@@ -116,7 +126,9 @@ pub fn render(resource: &Resource) -> String {
         let name = &field.name;
         if field.kind == FieldType::Decimal {
             // Two decimals whatever the backend returned (SQLite drops trailing zeros).
-            text.push_str(&"            NAME: format!(\"{:.2}\", row.NAME),\n".replace("NAME", name));
+            text.push_str(
+                &"            NAME: format!(\"{:.2}\", row.NAME),\n".replace("NAME", name),
+            );
         } else {
             text.push_str(&format!("            {name}: row.{name},\n"));
         }
@@ -169,9 +181,15 @@ fn list_query(resource: &Resource) -> String {
          #[param(inline)]\n    pub sort: Option<%Type%Sort>,\n",
     );
     if resource.owned {
-        text.push_str("    /// Only the %plural_words% of this owner.\n    pub owner_id: Option<Uuid>,\n");
+        text.push_str(
+            "    /// Only the %plural_words% of this owner.\n    pub owner_id: Option<Uuid>,\n",
+        );
     }
-    for field in resource.fields.iter().filter(|field| field.kind.filterable()) {
+    for field in resource
+        .fields
+        .iter()
+        .filter(|field| field.kind.filterable())
+    {
         text.push_str(&format!(
             "    /// Only the %plural_words% whose {} is this.\n    pub {}: Option<{}>,\n",
             field.words(),

@@ -37,7 +37,11 @@ pub fn render(resource: &Resource) -> String {
         if field.kind == super::FieldType::Text {
             text.push_str("    #[sea_orm(column_type = \"Text\")]\n");
         }
-        text.push_str(&format!("    pub {}: {},\n", field.name, field.kind.entity_type()));
+        text.push_str(&format!(
+            "    pub {}: {},\n",
+            field.name,
+            field.kind.entity_type()
+        ));
     }
     text.push_str(TAIL);
     if resource.soft_delete {

@@ -94,14 +94,23 @@ pub fn render(resource: &Resource) -> String {
     }
     text.push_str(UP);
     let table = "Columns";
-    let column = |definition: String| format!("                    .col({definition})\n");
+    // rustfmt gives a call its own lines past 60 characters of arguments (`fn_call_width`).
+    let column = |definition: String| match definition.split_once('(') {
+        Some((function, argument)) if definition.len() > 60 && !argument.contains(',') => format!(
+            "                    .col({function}(\n                        {},\n                    ))\n",
+            argument.trim_end_matches(')')
+        ),
+        _ => format!("                    .col({definition})\n"),
+    };
     if resource.owned {
         text.push_str(&column(format!("schema::uuid({table}::OwnerId)")));
     }
     for field in &resource.fields {
         text.push_str(&column(field.kind.column(table, &field.type_name())));
     }
-    text.push_str(&column(format!("schema::integer({table}::Version).default(1)")));
+    text.push_str(&column(format!(
+        "schema::integer({table}::Version).default(1)"
+    )));
     for timestamp in ["CreatedAt", "UpdatedAt"] {
         text.push_str(&column(format!(
             "schema::timestamp_with_time_zone({table}::{timestamp})"
@@ -122,11 +131,7 @@ pub fn render(resource: &Resource) -> String {
         indexes.push(("owner", "OwnerId"));
     }
     for (index, column) in indexes {
-        text.push_str(
-            &INDEX
-                .replace("%index%", index)
-                .replace("%Column%", column),
-        );
+        text.push_str(&INDEX.replace("%index%", index).replace("%Column%", column));
     }
     text.push_str(DOWN);
     resource.fill(&text)

@@ -179,7 +179,8 @@ mod tests {
             policy_migration: "m2_blog_posts_policy".to_owned(),
         };
         assert_eq!(
-            resource.fill("%Type% %Table% %plural% %singular% %Words% %plural_words% %Plural_words%"),
+            resource
+                .fill("%Type% %Table% %plural% %singular% %Words% %plural_words% %Plural_words%"),
             "BlogPost BlogPosts blog_posts blog_post Blog post blog posts Blog posts"
         );
     }

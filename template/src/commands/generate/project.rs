@@ -138,13 +138,22 @@ pub fn plan(project: &Project, resource: &Resource) -> Result<Plan, GenerateErro
             format!("migration/src/{}.rs", resource.policy_migration),
             policy::render(resource),
         ),
-        (format!("src/entities/{plural}.rs"), entity::render(resource)),
-        (format!("src/http/{plural}/mod.rs"), routes::render(resource)),
+        (
+            format!("src/entities/{plural}.rs"),
+            entity::render(resource),
+        ),
+        (
+            format!("src/http/{plural}/mod.rs"),
+            routes::render(resource),
+        ),
         (format!("src/http/{plural}/dto.rs"), dto::render(resource)),
         (format!("tests/{plural}.rs"), test_file::render(resource)),
     ];
     if resource.soft_delete {
-        files.push((format!("src/http/{plural}/admin.rs"), admin::render(resource)));
+        files.push((
+            format!("src/http/{plural}/admin.rs"),
+            admin::render(resource),
+        ));
     }
     for (relative, _) in &files {
         if project.path(relative).exists() {
@@ -157,7 +166,13 @@ pub fn plan(project: &Project, resource: &Resource) -> Result<Plan, GenerateErro
     let mut edits = Vec::new();
     let mut migrator = project.read(MIGRATOR)?;
     for module in [&resource.create_migration, &resource.policy_migration] {
-        migrator = insert(&migrator, MIGRATOR, "migration-modules", &format!("mod {module};"), true)?;
+        migrator = insert(
+            &migrator,
+            MIGRATOR,
+            "migration-modules",
+            &format!("mod {module};"),
+            true,
+        )?;
     }
     for module in [&resource.create_migration, &resource.policy_migration] {
         migrator = insert(
@@ -170,10 +185,22 @@ pub fn plan(project: &Project, resource: &Resource) -> Result<Plan, GenerateErro
     }
     edits.push((MIGRATOR.to_owned(), migrator));
     let entities = project.read(ENTITIES)?;
-    let entities = insert(&entities, ENTITIES, "entities", &format!("pub mod {plural};"), true)?;
+    let entities = insert(
+        &entities,
+        ENTITIES,
+        "entities",
+        &format!("pub mod {plural};"),
+        true,
+    )?;
     edits.push((ENTITIES.to_owned(), entities));
     let http = project.read(HTTP)?;
-    let http = insert(&http, HTTP, "resource-modules", &format!("pub mod {plural};"), true)?;
+    let http = insert(
+        &http,
+        HTTP,
+        "resource-modules",
+        &format!("pub mod {plural};"),
+        true,
+    )?;
     let http = insert(
         &http,
         HTTP,
@@ -186,7 +213,10 @@ pub fn plan(project: &Project, resource: &Resource) -> Result<Plan, GenerateErro
     let tag = resource.fill(
         "(name = \"%plural%\", description = \"%Plural_words% (written by `generate resource`)\"),",
     );
-    edits.push((OPENAPI.to_owned(), insert(&openapi, OPENAPI, "openapi-tags", &tag, false)?));
+    edits.push((
+        OPENAPI.to_owned(),
+        insert(&openapi, OPENAPI, "openapi-tags", &tag, false)?,
+    ));
     if resource.has(super::FieldType::Decimal) {
         let manifest = project.read(MANIFEST)?;
         // Decimal columns need sea-orm's rust_decimal support (sqlx's, on Postgres).
@@ -375,7 +405,10 @@ mod tests {
         let error = insert("pub mod a;\n", "src/x.rs", "entities", "pub mod b;", true)
             .unwrap_err()
             .to_string();
-        assert!(error.contains("src/x.rs") && error.contains("shaapi:entities"), "{error}");
+        assert!(
+            error.contains("src/x.rs") && error.contains("shaapi:entities"),
+            "{error}"
+        );
         // A longer marker name is not the marker.
         assert!(insert("// shaapi:entities2\n", "f", "entities", "x", false).is_err());
     }

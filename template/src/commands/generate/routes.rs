@@ -31,7 +31,7 @@ use uuid::Uuid;
 use crate::audit::{AuditAction, AuditContext, AuditEvent};
 use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::extractor::CurrentUser;
-use crate::entities::%plural%::{self, ActiveModel, Column, Entity, Model};
+use crate::entities::%plural%::{ActiveModel, Column, Entity, Model};
 use crate::error::{AppError, Problem};
 use crate::extract::ValidatedJson;
 use crate::http::pagination::{self, Page, PageRequest};
@@ -408,7 +408,7 @@ const VALUE_CHANGE: &str = r#"    if let Some(value) = changes.NAME
 pub fn render(resource: &Resource) -> String {
     let owned = resource.owned;
     let soft = resource.soft_delete;
-    let mut dto_imports = vec![
+    let mut dto_imports = [
         "use self::dto::%Type%Changes;".to_owned(),
         "use self::dto::%Type%Sort as Sort;".to_owned(),
         "use self::dto::%Type%View as View;".to_owned(),
@@ -453,7 +453,11 @@ pub fn render(resource: &Resource) -> String {
     if owned {
         filters.push(("owner_id".to_owned(), "OwnerId".to_owned()));
     }
-    for field in resource.fields.iter().filter(|field| field.kind.filterable()) {
+    for field in resource
+        .fields
+        .iter()
+        .filter(|field| field.kind.filterable())
+    {
         filters.push((field.name.clone(), field.type_name()));
     }
     let mut filter_code = String::new();
@@ -505,7 +509,11 @@ pub fn render(resource: &Resource) -> String {
         .replace("%dto_imports%", &dto_imports)
         .replace(
             "%admin_routes%",
-            if soft { "        .merge(admin::routes())\n" } else { "" },
+            if soft {
+                "        .merge(admin::routes())\n"
+            } else {
+                ""
+            },
         )
         .replace("%live_note%", if soft { " (not deleted)" } else { "" })
         .replace(
@@ -520,20 +528,32 @@ pub fn render(resource: &Resource) -> String {
         .replace("%sort_arms%", &sort_arms)
         .replace(
             "%decimal_helper%",
-            if resource.has(FieldType::Decimal) { DECIMAL_HELPER } else { "" },
+            if resource.has(FieldType::Decimal) {
+                DECIMAL_HELPER
+            } else {
+                ""
+            },
         )
         .replace("%filters%", &filter_code)
         .replace("%create_fields%", &create_fields)
         .replace(
             "%create_deleted%",
-            if soft { "        deleted_at: Set(None),\n" } else { "" },
+            if soft {
+                "        deleted_at: Set(None),\n"
+            } else {
+                ""
+            },
         )
         .replace("%update_fields%", &update_fields)
         .replace("%find_for_change%", find_for_change)
         .replace("%deleted_note%", if soft { ", or deleted" } else { "" })
         .replace(
             "%changer%",
-            if owned { "The owner or an admin only" } else { "Any account with the policy" },
+            if owned {
+                "The owner or an admin only"
+            } else {
+                "Any account with the policy"
+            },
         )
         .replace(
             "%forbidden%",
@@ -551,6 +571,9 @@ pub fn render(resource: &Resource) -> String {
                 "The row is removed for good."
             },
         )
-        .replace("%delete_body%", if soft { SOFT_DELETE } else { HARD_DELETE });
+        .replace(
+            "%delete_body%",
+            if soft { SOFT_DELETE } else { HARD_DELETE },
+        );
     resource.fill(&text)
 }

@@ -102,7 +102,7 @@ fn header(response: &Response, name: &str) -> String {
 }
 
 /// A body every rule accepts, distinct for each `n`.
-fn valid_body(n: i32) -> Value {
+fn valid_body(%n%: i32) -> Value {
     json!({
 %valid_body%    })
 }
@@ -141,7 +141,9 @@ fn ids_of(page: &Value) -> Vec<String> {
 /// The actions of the audit events about `id`, newest first.
 async fn audit_actions(admin: &Caller<'_>, id: &str) -> Vec<String> {
     let query = format!("entity_type={ENTITY}&entity_id={id}");
-    let response = admin.get(&format!("/api/v1/admin/audit-events?{query}")).await;
+    let response = admin
+        .get(&format!("/api/v1/admin/audit-events?{query}"))
+        .await;
     assert_eq!(response.status(), StatusCode::OK);
     let events: Value = response.json().await.unwrap();
     events["items"]
@@ -157,7 +159,11 @@ async fn refused(caller: &Caller<'_>, field: &str, value: Value) {
     let mut body = valid_body(1);
     body[field] = value;
     let response = caller.post(PATH, &body).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{field}"
+    );
     let problem = problem(response).await;
     assert!(problem.to_string().contains(field), "{field}: {problem}");
 }
@@ -167,7 +173,11 @@ async fn missing(caller: &Caller<'_>, field: &str) {
     let mut body = valid_body(1);
     body.as_object_mut().unwrap().remove(field);
     let response = caller.post(PATH, &body).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{field}");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{field}"
+    );
     let problem = problem(response).await;
     assert!(problem.to_string().contains(field), "{field}: {problem}");
 }
@@ -175,7 +185,11 @@ async fn missing(caller: &Caller<'_>, field: &str) {
 /// A list query that is refused with a 422.
 async fn refused_query(caller: &Caller<'_>, query: &str) {
     let response = caller.get(&format!("{PATH}?{query}")).await;
-    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{query}"
+    );
     problem(response).await;
 }
 
@@ -215,7 +229,7 @@ async fn a_%singular%_is_created_read_listed_changed_and_deleted() {
     assert_eq!(header(&response, "etag"), etag);
     let page = list(&owner, "").await;
     assert_eq!(page["total"], 1);
-    assert_eq!(ids_of(&page), [id.clone()]);
+    assert_eq!(ids_of(&page), std::slice::from_ref(&id));
 
     // A change needs the current ETag.
     let changes = changes_body();
@@ -230,7 +244,11 @@ async fn a_%singular%_is_created_read_listed_changed_and_deleted() {
     let view: Value = response.json().await.unwrap();
 %echo_changed%
     let response = owner.patch(&path, Some(&etag), &changes).await;
-    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED, "stale ETag");
+    assert_eq!(
+        response.status(),
+        StatusCode::PRECONDITION_FAILED,
+        "stale ETag"
+    );
 
     let response = owner.delete(&path).await;
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
@@ -271,7 +289,10 @@ async fn lists_page_sort_filter_and_refuse_unknown_parameters() {
         ids.push(create(&owner, n).await.0);
     }
     let page = list(&owner, "per_page=2&sort=created_at").await;
-    assert_eq!((page["total"].as_u64(), page["per_page"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (page["total"].as_u64(), page["per_page"].as_u64()),
+        (Some(3), Some(2))
+    );
     assert_eq!(ids_of(&page), ids[..2]);
     let page = list(&owner, "per_page=2&page=2&sort=created_at").await;
     assert_eq!(ids_of(&page), ids[2..]);
@@ -393,7 +414,7 @@ async fn a_deleted_%singular%_disappears_and_an_admin_restores_it() {
     let deleted = format!("{ADMIN_PATH}/deleted");
     assert_eq!(owner.get(&deleted).await.status(), StatusCode::FORBIDDEN);
     let page: Value = admin.get(&deleted).await.json().await.unwrap();
-    assert_eq!(ids_of(&page), [id.clone()]);
+    assert_eq!(ids_of(&page), std::slice::from_ref(&id));
     assert!(page["items"][0]["deleted_at"].is_string());
     let restore = format!("{ADMIN_PATH}/{id}/restore");
     let response = owner.post_empty(&restore).await;
@@ -491,20 +512,32 @@ pub fn render(resource: &Resource) -> String {
         valid_body.push_str(&format!("        \"{name}\": {},\n", sample(field)));
         let (sent, expected) = change(field);
         changes_body.push_str(&format!("        \"{name}\": {sent},\n"));
-        echo_created.push_str(&format!("    assert_eq!(view[\"{name}\"], body[\"{name}\"]);\n"));
+        echo_created.push_str(&format!(
+            "    assert_eq!(view[\"{name}\"], body[\"{name}\"]);\n"
+        ));
         echo_changed.push_str(&match expected {
             Some(expected) => format!("    assert_eq!(view[\"{name}\"], {expected});\n"),
+            // rustfmt gives the arguments their own lines past 60 characters.
+            None if 2 * name.len() + 21 > 60 => format!(
+                "    assert_eq!(\n        view[\"{name}\"],\n        changes[\"{name}\"]\n    );\n"
+            ),
             None => format!("    assert_eq!(view[\"{name}\"], changes[\"{name}\"]);\n"),
         });
         refusal_lines.push_str(&format!("    missing(&owner, \"{name}\").await;\n"));
         for value in refusals(field.kind) {
-            refusal_lines.push_str(&format!(
-                "    refused(&owner, \"{name}\", json!({value})).await;\n"
-            ));
+            let arguments = format!("&owner, \"{name}\", json!({value})");
+            refusal_lines.push_str(&if arguments.len() > 60 {
+                format!(
+                    "    refused(\n        &owner,\n        \"{name}\",\n        json!({value}),\n    )\n    .await;\n"
+                )
+            } else {
+                format!("    refused({arguments}).await;\n")
+            });
         }
     }
     if resource.owned {
-        refusal_lines.push_str("    refused(&owner, \"owner_id\", json!(uuid::Uuid::new_v4())).await;\n");
+        refusal_lines
+            .push_str("    refused(&owner, \"owner_id\", json!(uuid::Uuid::new_v4())).await;\n");
     }
     let first = &fields[0];
     let change_refusal = format!(
@@ -536,10 +569,14 @@ pub fn render(resource: &Resource) -> String {
                  let page = list(&owner, &format!(\"{name}={good}\")).await;\n"
             ));
         } else {
-            list_checks.push_str(&format!("    let page = list(&owner, \"{name}={good}\").await;\n"));
+            list_checks.push_str(&format!(
+                "    let page = list(&owner, \"{name}={good}\").await;\n"
+            ));
         }
         list_checks.push_str(&format!("    assert_eq!(page[\"total\"], {matching});\n"));
-        filter_refusals.push_str(&format!("    refused_query(&owner, \"{name}={bad}\").await;\n"));
+        filter_refusals.push_str(&format!(
+            "    refused_query(&owner, \"{name}={bad}\").await;\n"
+        ));
     }
     if resource.owned {
         list_checks.push_str(
@@ -562,7 +599,11 @@ pub fn render(resource: &Resource) -> String {
         (false, true) => ", soft delete",
         (false, false) => "",
     };
+    let uses_n = fields
+        .iter()
+        .any(|field| sample(field).contains("{n}") || sample(field).contains(" n"));
     let text = HEAD
+        .replace("%n%", if uses_n { "n" } else { "_n" })
         .replace("%options_doc%", options_doc)
         .replace("%crate%", env!("CARGO_CRATE_NAME"))
         .replace(
@@ -573,7 +614,10 @@ pub fn render(resource: &Resource) -> String {
                 ""
             },
         )
-        .replace("%post_empty%", if resource.soft_delete { POST_EMPTY } else { "" })
+        .replace(
+            "%post_empty%",
+            if resource.soft_delete { POST_EMPTY } else { "" },
+        )
         .replace("%valid_body%", &valid_body)
         .replace("%changes_body%", &changes_body)
         .replace("%echo_created%", &echo_created)
@@ -581,13 +625,20 @@ pub fn render(resource: &Resource) -> String {
         .replace("%after_delete%", after_delete)
         .replace(
             "%delete_action%",
-            if resource.soft_delete { "delete" } else { "purge" },
+            if resource.soft_delete {
+                "delete"
+            } else {
+                "purge"
+            },
         )
         .replace("%refusals%", &refusal_lines)
         .replace("%change_refusal%", &change_refusal)
         .replace("%list_checks%", &list_checks)
         .replace("%filter_refusals%", &filter_refusals)
         .replace("%owned_test%", if resource.owned { OWNED_TEST } else { "" })
-        .replace("%soft_test%", if resource.soft_delete { SOFT_TEST } else { "" });
+        .replace(
+            "%soft_test%",
+            if resource.soft_delete { SOFT_TEST } else { "" },
+        );
     resource.fill(&text)
 }
