@@ -107,6 +107,12 @@ variant() {
     cargo test --manifest-path "$project/Cargo.toml" --workspace --locked
   # The contract once, on the default variant (the toggles do not change the API): about
   # 3.5 minutes on 2 cores, most of it schemathesis; its first run also installs it (~1 min).
+  # The scaffold once, on the default variant: generate resources in a copy, then fmt, clippy
+  # and their tests (ci/test-scaffold.sh).
+  if [ "$label" = defaults ]; then
+    step "[$label] generate resource: fmt, clippy, tests of the output" \
+      env CARGO_TARGET_DIR="$shared_target" bash ci/test-scaffold.sh "$project"
+  fi
   if [ "$label" = defaults ]; then
     step "[$label] schemathesis --checks all: anonymous, user, admin" \
       env CARGO_TARGET_DIR="$shared_target" bash ci/schemathesis.sh "$project"

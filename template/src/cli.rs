@@ -2,8 +2,9 @@
 //! this one binary.
 //!
 //! Exit codes, one meaning each: 0 success; 1 the command failed (a store unreachable, a
-//! migration error, an unhealthy server); 2 usage error (clap); 3 configuration refused
-//! (invalid settings, or the production guard).
+//! migration error, an unhealthy server, a file `generate` will not overwrite); 2 usage error
+//! (clap, or a name or type `generate` refuses); 3 configuration refused (invalid settings, or
+//! the production guard).
 //!
 //! To add a command: a variant of [`Command`] (or of a nested enum), its implementation in
 //! `commands/`, and one arm in [`run`].
@@ -49,6 +50,9 @@ pub enum Command {
     /// Going to production: strong secrets, the go-live checklist, dev/prod branches
     #[command(subcommand)]
     Ops(crate::ops::OpsCommand),
+    /// Write new code into this project: `generate resource NAME field:type …`
+    #[command(subcommand)]
+    Generate(commands::generate::GenerateCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -106,6 +110,9 @@ pub enum CommandError {
     Config(#[from] ConfigError),
     #[error("{0}")]
     Refused(String),
+    /// Arguments clap accepted but the command refuses (exit 2, like clap's own).
+    #[error("{0}")]
+    Usage(String),
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -114,7 +121,17 @@ impl CommandError {
     pub fn exit_code(&self) -> ExitCode {
         match self {
             CommandError::Failed(_) => ExitCode::from(1),
+            CommandError::Usage(_) => ExitCode::from(2),
             CommandError::Config(_) | CommandError::Refused(_) => ExitCode::from(3),
+        }
+    }
+}
+
+impl From<commands::generate::GenerateError> for CommandError {
+    fn from(error: commands::generate::GenerateError) -> Self {
+        match error {
+            commands::generate::GenerateError::Usage(message) => CommandError::Usage(message),
+            other => CommandError::Failed(anyhow::Error::new(other)),
         }
     }
 }
@@ -141,6 +158,13 @@ pub async fn run(cli: Cli) -> ExitCode {
                 Err(error) => report(error),
             };
         }
+        // Code generation reads and writes source files only: no settings, no stores.
+        Command::Generate(generate) => {
+            return match commands::generate::run(generate) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => report(error.into()),
+            };
+        }
         command => command,
     };
     let settings = match Settings::load(cli.config.as_deref()) {
@@ -157,6 +181,7 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Storage(command) => commands::storage::run(settings, command).await,
         Command::Auth(command) => crate::auth::init::run(settings, command).await,
         Command::Ops(ops) => crate::ops::run(settings, ops).await,
+        Command::Generate(generate) => commands::generate::run(generate).map_err(Into::into),
     };
     // The spans of the last requests are still buffered: send them before exiting.
     if crate::observability::traces::enabled() {

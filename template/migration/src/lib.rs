@@ -21,6 +21,7 @@ mod m20250101_000006_articles_policy;
 {%- endif %}
 mod m20250301_000001_accounts;
 mod m20250301_000002_mfa;
+// shaapi:migration-modules (`generate resource` adds its `mod` lines above this one)
 
 pub struct Migrator;
 
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
 {%- endif %}
             Box::new(m20250301_000001_accounts::Migration),
             Box::new(m20250301_000002_mfa::Migration),
+            // shaapi:migrations (`generate resource` adds its migrations above, in order)
         ]
     }
 }

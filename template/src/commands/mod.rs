@@ -2,6 +2,7 @@
 
 pub mod db;
 pub mod doctor;
+pub mod generate;
 pub mod health;
 pub mod serve;
 pub mod storage;

@@ -11,3 +11,4 @@ pub mod comments;
 pub mod mfa_recovery_codes;
 pub mod user_totp;
 pub mod users;
+// shaapi:entities (`generate resource` adds `pub mod NAME;` above this line)

@@ -9,11 +9,14 @@ pub mod health;
 pub mod openapi;
 pub mod pagination;
 pub mod resource;
+pub mod validation;
+// shaapi:resource-modules (`generate resource` adds `pub mod NAME;` above this line)
 
 use crate::auth::access::DeclaredRoutes;
 
 /// Routes served under the API prefix (`API_PREFIX`, default `/api/v1`). Every route is
-/// declared with its access (`auth::access`): add each resource here, `.merge(users::routes())`.
+/// declared with its access (`auth::access`): add each resource here, `.merge(NAME::routes())`
+/// (`generate resource` does it for the resources it writes).
 pub fn api_routes() -> DeclaredRoutes {
     DeclaredRoutes::new()
         .merge(crate::auth::routes::routes())
@@ -22,6 +25,7 @@ pub fn api_routes() -> DeclaredRoutes {
 {%- if example_resource %}
         .merge(articles::routes())
 {%- endif %}
+        // shaapi:resource-routes (`generate resource` adds `.merge(NAME::routes())` above)
         .layer_with(|router, state| router.layer(crate::middleware::rate_limit::api_layer(state)))
 }
 

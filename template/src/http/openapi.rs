@@ -34,7 +34,8 @@ const DOCS_CONTENT_SECURITY_POLICY: &str = "default-src 'none'; \
     tags(
         (name = "health", description = "Liveness and readiness probes"),
         (name = "auth", description = "Accounts, sessions and tokens"),
-        (name = "admin", description = "User administration (casbin policy: role `admin`)")
+        (name = "admin", description = "User administration (casbin policy: role `admin`)"),
+        // shaapi:openapi-tags (`generate resource` adds its tag above this line)
     )
 )]
 pub struct ApiDoc;
