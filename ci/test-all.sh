@@ -94,7 +94,7 @@ variant() {
   fi
   step "[$label] container and prod artifacts (hadolint, shellcheck, compose)" \
     bash ci/check-prod-artifacts.sh "$project"
-  if [ -d "$project/deploy" ]; then
+  if [ -f "$project/deploy/backup.sh" ]; then
     step "[$label] backup and restore against local Postgres" bash ci/check-backup-restore.sh "$project"
   fi
   step "[$label] cargo fmt --check" cargo fmt --manifest-path "$project/Cargo.toml" --all --check

@@ -94,7 +94,10 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     POSTGRES_PASSWORD=\"short\"\n\
                     REDIS_PASSWORD=\n\
                     MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
-                    LOG_FORMAT=json";
+                    LOG_FORMAT=json{% if monitoring %}\n\
+                    METRICS_TOKEN=\n\
+                    GRAFANA_ADMIN_PASSWORD=admin\n\
+                    GRAFANA_SECRET_KEY=SW2YcwTIb9zpOOhoPsMm{% endif %}";
     fs::write(&env_file, original).unwrap();
     fs::set_permissions(&env_file, fs::Permissions::from_mode(0o644)).unwrap();
 
@@ -113,10 +116,13 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert!(lines[5].starts_with("POSTGRES_PASSWORD="));
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
     assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
-    assert_eq!(lines[8], "LOG_FORMAT=json");
+    assert_eq!(lines[8], "LOG_FORMAT=json");{% if monitoring %}
+    assert!(lines[9].starts_with("METRICS_TOKEN="));
+    assert!(lines[10].starts_with("GRAFANA_ADMIN_PASSWORD="));
+    assert!(lines[11].starts_with("GRAFANA_SECRET_KEY="));{% endif %}
     assert_eq!(
         lines.len(),
-        9,
+        {% if monitoring %}12{% else %}9{% endif %},
         "nothing appended when every key existed:\n{written}"
     );
     assert!(
