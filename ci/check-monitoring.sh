@@ -19,19 +19,25 @@ monitoring=$project/monitoring
 fail() { echo "check-monitoring: $*" >&2; exit 1; }
 [ -f "$monitoring/prometheus/prometheus.yml" ] || fail "no monitoring/prometheus/prometheus.yml in $project"
 
-if ! command -v promtool >/dev/null; then
+apt_packages=()
+command -v promtool >/dev/null || apt_packages+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || apt_packages+=(prometheus-node-exporter)
+if [ "${#apt_packages[@]}" -gt 0 ]; then
   apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/shaapi-monitoring.XXXXXX")
 server_pid=""
+exporter_pid=""
 database=""
 pg_admin=${TEST_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 redis_url=${TEST_REDIS_URL:-redis://127.0.0.1:6379}
 prefix="check-monitoring-$(date +%s)$$:"
 cleanup() {
-  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  for pid in "$server_pid" "$exporter_pid"; do
+    if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  done
   if [ -n "$database" ]; then
     psql "$pg_admin" -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
     redis-cli -u "$redis_url" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
@@ -95,5 +101,30 @@ status=$(curl -sS -o /dev/null -w '%{http_code}' "$metrics_url" || true)
 [ "$status" != 200 ] || fail "the metrics listener answered 200 without the token"
 curl -fsS -H "authorization: Bearer $token" "$metrics_url" >"$work/exposition.txt" \
   || { cat "$work/server.log" >&2; fail "GET $metrics_url with the token failed (is METRICS_ADDRESS served?)"; }
-python3 "$root/ci/metric_names.py" --exposition "$work/exposition.txt" \
+expositions=("$work/exposition.txt")
+
+# With the prod toggle, the backup alerts read deploy/backup.sh's backup.prom through
+# node-exporter's textfile collector (compose service backup-metrics): the same here, for real,
+# on an archive of the app's database.
+if [ -f "$project/deploy/backup.sh" ]; then
+  pg_url=$(printf '%s' "$pg_admin" | sed -E 's#/[^/]*$##')/$database
+  env BACKUP_DIR="$work/backups" PGDATABASE="$database" \
+    PGHOST="$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).hostname or "127.0.0.1")' "$pg_url")" \
+    PGPORT="$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).port or 5432)' "$pg_url")" \
+    PGUSER="$(python3 -c 'import sys, urllib.parse as u; print(u.urlsplit(sys.argv[1]).username or "postgres")' "$pg_url")" \
+    bash "$project/deploy/backup.sh" once >"$work/backup.log" 2>&1 || { cat "$work/backup.log" >&2; fail "deploy/backup.sh once failed"; }
+  exporter_port=$(free_port)
+  prometheus-node-exporter --collector.disable-defaults --collector.textfile \
+    --collector.textfile.directory="$work/backups" --web.listen-address="127.0.0.1:$exporter_port" \
+    >"$work/exporter.log" 2>&1 &
+  exporter_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fsS "http://127.0.0.1:$exporter_port/metrics" >"$work/backup-exposition.txt" 2>/dev/null && break
+    sleep 0.1
+  done
+  grep -q '^backup_last_success_timestamp_seconds' "$work/backup-exposition.txt" \
+    || { cat "$work/exporter.log" >&2; fail "the textfile exporter does not serve backup.prom"; }
+  expositions+=("$work/backup-exposition.txt")
+fi
+python3 "$root/ci/metric_names.py" --exposition "${expositions[@]}" \
   --dashboard "$monitoring"/grafana/dashboards/*.json --rules "$monitoring/prometheus/alerts.yml"

@@ -3,7 +3,10 @@
 /metrics output: a renamed metric would otherwise leave an empty panel and an alert that can
 never fire, silently.
 
-  metric_names.py --exposition FILE --dashboard JSON… --rules YAML…
+  metric_names.py --exposition FILE… --dashboard JSON… --rules YAML…
+
+(one exposition per scrape target: the app's /metrics, and with the prod toggle the backup
+textfile exporter's)
 
 Names used: every selector in the PromQL of the dashboard's targets and of the rules' `expr`
 (labels, functions, keywords, durations and Grafana variables are not names). Names exposed:
@@ -108,12 +111,14 @@ def missing_names(exposed, usages):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--exposition", required=True)
+    parser.add_argument("--exposition", nargs="+", required=True)
     parser.add_argument("--dashboard", nargs="*", default=[])
     parser.add_argument("--rules", nargs="*", default=[])
     args = parser.parse_args(argv)
-    with open(args.exposition, encoding="utf-8") as handle:
-        exposed = exposition_names(handle.read())
+    exposed = set()
+    for path in args.exposition:
+        with open(path, encoding="utf-8") as handle:
+            exposed |= exposition_names(handle.read())
     usages = []
     for path in args.dashboard:
         usages += dashboard_expressions(path)
@@ -124,7 +129,7 @@ def main(argv=None):
         return 1
     missing = missing_names(exposed, usages)
     for name, where in missing:
-        print(f"metric_names: {name} is not in the app's /metrics output (used by {where})", file=sys.stderr)
+        print(f"metric_names: {name} is not in the scraped /metrics output (used by {where})", file=sys.stderr)
     used = set().union(*(promql_names(expr) for _, expr in usages))
     if not missing:
         print(f"metric_names: all {len(used)} metric names of {len(usages)} expressions are exposed")

@@ -18,6 +18,7 @@ import metric_names  # noqa: E402
 
 TEMPLATE = os.path.join(HERE, "..", "template", "monitoring")
 FIXTURE = os.path.join(HERE, "fixtures", "metrics-exposition.txt")
+BACKUP_FIXTURE = os.path.join(HERE, "fixtures", "backup-exposition.txt")
 
 
 def rendered(path, directory):
@@ -25,6 +26,7 @@ def rendered(path, directory):
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     text = re.sub(r"\{\{\s*(crate_name|project-name)\s*\}\}", "demo", text)
+    text = re.sub(r"\{%\s*(if prod|endif)\s*%\}", "", text)  # the prod toggle on
     target = os.path.join(directory, os.path.basename(path))
     with open(target, "w", encoding="utf-8") as handle:
         handle.write(text)
@@ -72,7 +74,8 @@ class TemplateAgainstFixture(unittest.TestCase):
             handle.write(exposition)
         out, err = io.StringIO(), io.StringIO()
         with redirect_stdout(out), redirect_stderr(err):
-            code = metric_names.main(["--exposition", path, "--dashboard", self.dashboard, "--rules", self.rules])
+            code = metric_names.main(["--exposition", path, BACKUP_FIXTURE,
+                                      "--dashboard", self.dashboard, "--rules", self.rules])
         return code, out.getvalue(), err.getvalue()
 
     def test_every_name_of_the_dashboard_and_rules_is_in_the_published_names(self):
@@ -86,9 +89,22 @@ class TemplateAgainstFixture(unittest.TestCase):
             text = "".join(line for line in handle if "db_pool_acquire_timeouts_total" not in line)
         code, _, err = self.run_checker(text)
         self.assertEqual(code, 1)
-        self.assertIn("db_pool_acquire_timeouts_total is not in the app's /metrics output", err)
+        self.assertIn("db_pool_acquire_timeouts_total is not in the scraped /metrics output", err)
         self.assertIn("rule DatabasePoolExhausted", err)
         self.assertIn("panel 'Database pool acquire timeouts'", err)
+
+    def test_the_backup_alert_needs_the_backup_exporter_s_series(self):
+        with open(FIXTURE, encoding="utf-8") as handle:
+            app_only = handle.read()
+        path = os.path.join(self.directory, "app.txt")
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(app_only)
+        err = io.StringIO()
+        with redirect_stdout(io.StringIO()), redirect_stderr(err):
+            code = metric_names.main(["--exposition", path, "--dashboard", self.dashboard, "--rules", self.rules])
+        self.assertEqual(code, 1)
+        self.assertIn("backup_last_success_timestamp_seconds is not in", err.getvalue())
+        self.assertIn("rule BackupTooOld", err.getvalue())
 
     def test_an_empty_exposition_fails_on_every_name(self):
         code, _, err = self.run_checker("")
