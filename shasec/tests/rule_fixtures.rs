@@ -449,7 +449,11 @@ fn k8s_literal_secrets_in_env_but_not_placeholders_empties_or_references() {
     assert_rule(
         "k8s-secret-in-env",
         "SHA055",
-        &["deployment.yaml:19", "deployment.yaml:21", "deployment.yaml:23"],
+        &[
+            "deployment.yaml:19",
+            "deployment.yaml:21",
+            "deployment.yaml:23",
+        ],
     );
 }
 
@@ -458,7 +462,11 @@ fn k8s_images_without_tag_or_latest_unless_a_digest_or_kustomization_pins_them()
     assert_rule(
         "k8s-image-unpinned",
         "SHA056",
-        &["deployment.yaml:15", "deployment.yaml:19", "deployment.yaml:22"],
+        &[
+            "deployment.yaml:15",
+            "deployment.yaml:19",
+            "deployment.yaml:22",
+        ],
     );
 }
 
@@ -467,6 +475,6 @@ fn k8s_long_running_containers_without_readiness_or_liveness_probe() {
     assert_rule(
         "k8s-no-probes",
         "SHA057",
-        &["deployment.yaml:14", "deployment.yaml:19"],
+        &["deployment.yaml:14", "deployment.yaml:20"],
     );
 }

@@ -91,7 +91,8 @@ pub static SECRET_IN_ENV: Rule = Rule {
               has a literal `value:`, or a connection URL there carries a literal password: the \
               secret is in the manifest, so in git and readable by anyone who can read the object. \
               Placeholders and empty values are not reported here (weak-secret, SHA001, judges \
-              them); references (`valueFrom`, `$(VAR)`) are fine.",
+              them); references (`valueFrom`, `$(VAR)`) and substitution tokens \
+              (`API_KEY: API_KEY_VAL`) are fine.",
     remediation: "Put the value in a Secret created outside git (or by an external secrets \
                   operator) and reference it with `valueFrom.secretKeyRef`, or mount it as a file.",
     references: &["CWE-798", "CWE-312", "checkov CKV_K8S_35"],
@@ -105,10 +106,17 @@ pub static IMAGE_UNPINNED: Rule = Rule {
     summary: "A container image has no tag (so `latest`) or a mutable tag (`latest`, `stable`, \
               `edge`, `nightly`, `main`, `master`) and no digest: each node may pull a different \
               image, and a rollback does not roll back. An image whose tag or digest a \
-              kustomization's `images:` sets is pinned there and not reported.",
+              kustomization's `images:` sets is pinned there and not reported, nor is a bare \
+              name that is no official image (the project builds it; its deploy tool substitutes \
+              the pushed reference).",
     remediation: "Pin a version tag (`nginx:1.27.3`), or better a digest (`…@sha256:…`), or set \
                   `newTag` / `digest` for it in the kustomization's `images:`.",
-    references: &["CWE-1357", "CWE-494", "checkov CKV_K8S_14", "checkov CKV_K8S_43"],
+    references: &[
+        "CWE-1357",
+        "CWE-494",
+        "checkov CKV_K8S_14",
+        "checkov CKV_K8S_43",
+    ],
 };
 
 pub static NO_PROBES: Rule = Rule {
@@ -117,7 +125,7 @@ pub static NO_PROBES: Rule = Rule {
     severity: Severity::Low,
     title: "Long-running Kubernetes container without liveness or readiness probe",
     summary: "A container of a Deployment, StatefulSet, DaemonSet, ReplicaSet or ReplicationController \
-              has no `readinessProbe` or no `livenessProbe`: traffic reaches pods that cannot serve \
+              that declares a port has no `readinessProbe` or no `livenessProbe`: traffic reaches pods that cannot serve \
               yet, and a hung process is never restarted. Jobs, CronJobs and bare Pods run to \
               completion and are not judged.",
     remediation: "Add a `readinessProbe` on an endpoint that checks the pod's dependencies and a \
@@ -169,7 +177,11 @@ fn pod_spec<'n>(object: &'n Node) -> Option<(&'n str, &'n Node)> {
     let spec = object.get("spec")?;
     let pod = match kind {
         "Pod" => spec,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
         | "Job" => spec.get("template")?.get("spec")?,
         "CronJob" => spec
             .get("jobTemplate")?
@@ -368,7 +380,15 @@ fn check_object(path: &str, object: &Node, kustomize: &Kustomize, findings: &mut
                 format!("{what} has no {} limit", missing.join(" or ")),
             ));
         }
-        if long_running {
+        // A container that declares no port serves nothing to probe for readiness (a worker,
+        // a load generator): judged only when it listens.
+        if long_running
+            && !container
+                .get("ports")
+                .map(Node::items)
+                .unwrap_or_default()
+                .is_empty()
+        {
             let missing: Vec<&str> = ["readinessProbe", "livenessProbe"]
                 .into_iter()
                 .filter(|key| container.get(key).is_none())
@@ -403,7 +423,13 @@ fn check_image(
         Some((_, tag)) => (image.len() - tag.len() - 1, Some(tag.to_ascii_lowercase())),
         None => (image.len(), None),
     };
-    if kustomize.pinned_images.contains(&image[..repository_end]) {
+    let repository = &image[..repository_end];
+    // A bare name that is no Docker official image cannot be pulled: the project builds it and
+    // its deploy tool (skaffold, tilt, kustomize `images:`) substitutes the pushed reference.
+    let local_build = !repository.contains('/')
+        && !crate::rules::compose::OFFICIAL_IMAGES
+            .contains(&repository.to_ascii_lowercase().as_str());
+    if local_build || kustomize.pinned_images.contains(repository) {
         return;
     }
     let problem = match tag.as_deref() {
@@ -437,7 +463,10 @@ fn check_env(path: &str, what: &str, container: &Node, findings: &mut Vec<Findin
             continue;
         };
         let line = entry.get_entry("value").map_or(entry.line, |(k, _)| k.line);
-        if secrets::is_secret_name(name) && could_be_credential(value) {
+        if secrets::is_secret_name(name)
+            && could_be_credential(value)
+            && !secrets::is_substitution_token(name, value)
+        {
             findings.push(Finding::new(
                 &SECRET_IN_ENV,
                 Location::line(path, line),
