@@ -161,7 +161,10 @@ async fn serve_in_prod_refuses_an_unmigrated_database_naming_db_migrate_then_sta
 async fn db_status_check_fails_in_one_line_until_the_schema_is_current_and_writes_nothing() {
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
-    let env = [("ENVIRONMENT", "dev"), ("DATABASE_URL", database.url.as_str())];
+    let env = [
+        ("ENVIRONMENT", "dev"),
+        ("DATABASE_URL", database.url.as_str()),
+    ];
 
     let output = run_binary(dir.path(), &["db", "status", "--check"], &env).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
