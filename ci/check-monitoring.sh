@@ -97,7 +97,7 @@ curl -sS -o /dev/null "$base/api/v1/auth/me"
 curl -sS -o /dev/null -H 'authorization: Bearer not.a.jwt' "$base/api/v1/auth/me"
 
 metrics_url=http://127.0.0.1:$metrics_port/metrics
-status=$(curl -sS -o /dev/null -w '%{http_code}' "$metrics_url" || true)
+status=$(curl -s -o /dev/null -w '%{http_code}' "$metrics_url" || true)
 [ "$status" != 200 ] || fail "the metrics listener answered 200 without the token"
 curl -fsS -H "authorization: Bearer $token" "$metrics_url" >"$work/exposition.txt" \
   || { cat "$work/server.log" >&2; fail "GET $metrics_url with the token failed (is METRICS_ADDRESS served?)"; }
