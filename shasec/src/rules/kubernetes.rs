@@ -172,7 +172,7 @@ fn truthy(node: Option<&Node>) -> bool {
 }
 
 /// The pod spec of a workload object, with the object's kind.
-fn pod_spec<'n>(object: &'n Node) -> Option<(&'n str, &'n Node)> {
+fn pod_spec(object: &Node) -> Option<(&str, &Node)> {
     let kind = object.get("kind")?.as_str()?;
     let spec = object.get("spec")?;
     let pod = match kind {
