@@ -95,7 +95,6 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     REDIS_PASSWORD=\n\
                     MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
                     LOG_FORMAT=json{% if monitoring %}\n\
-                    METRICS_TOKEN=\n\
                     GRAFANA_ADMIN_PASSWORD=admin\n\
                     GRAFANA_SECRET_KEY=SW2YcwTIb9zpOOhoPsMm{% endif %}";
     fs::write(&env_file, original).unwrap();
@@ -117,12 +116,11 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
     assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
     assert_eq!(lines[8], "LOG_FORMAT=json");{% if monitoring %}
-    assert!(lines[9].starts_with("METRICS_TOKEN="));
-    assert!(lines[10].starts_with("GRAFANA_ADMIN_PASSWORD="));
-    assert!(lines[11].starts_with("GRAFANA_SECRET_KEY="));{% endif %}
+    assert!(lines[9].starts_with("GRAFANA_ADMIN_PASSWORD="));
+    assert!(lines[10].starts_with("GRAFANA_SECRET_KEY="));{% endif %}
     assert_eq!(
         lines.len(),
-        {% if monitoring %}12{% else %}9{% endif %},
+        {% if monitoring %}11{% else %}9{% endif %},
         "nothing appended when every key existed:\n{written}"
     );
     assert!(

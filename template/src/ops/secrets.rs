@@ -60,12 +60,6 @@ pub const SECRET_SETTINGS: &[SecretSetting] = &[
         rotation_note: "takes effect when the redis and api containers are recreated",
     },{% if monitoring %}
     SecretSetting {
-        name: "METRICS_TOKEN",
-        consumer: SecretConsumer::Datastore,
-        rotation_note: "Prometheus must read the new value: recreate the api and prometheus \
-                        containers together",
-    },
-    SecretSetting {
         name: "GRAFANA_ADMIN_PASSWORD",
         consumer: SecretConsumer::Datastore,
         rotation_note: "Grafana applies it only when its data volume is first created; for an \
