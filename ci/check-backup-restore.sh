@@ -65,6 +65,19 @@ assert "exactly one archive written" test "${#archives[@]}" -eq 1 -a -f "${archi
 assert "archive is mode 0600" test "$(stat -c %a "${archives[0]}")" = 600
 assert "no partial file left" test -z "$(find "$BACKUP_DIR" -name '*.partial')"
 assert "check passes with a fresh archive" bash "$backup" check >/dev/null 2>&1
+# backup.prom: the newest archive's time (now) and size, in a format Prometheus accepts.
+metrics_file=$BACKUP_DIR/backup.prom
+fresh_metrics() {
+  local stamp size
+  stamp=$(sed -n "s/^backup_last_success_timestamp_seconds{database=\"$database\"} //p" "$metrics_file")
+  size=$(sed -n "s/^backup_last_size_bytes{database=\"$database\"} //p" "$metrics_file")
+  [ -n "$stamp" ] && [ $(( $(date +%s) - stamp )) -lt 120 ] && [ "$size" = "$(wc -c <"${archives[0]}")" ]
+}
+assert "backup.prom gives the archive's time and size" fresh_metrics
+assert "backup.prom is readable by the exporter (0644)" test "$(stat -c %a "$metrics_file")" = 644
+if command -v promtool >/dev/null; then
+  assert "promtool accepts backup.prom" promtool check metrics <"$metrics_file"
+fi
 
 # Retention: an archive older than BACKUP_RETENTION_DAYS goes, a younger one stays, and
 # another database's archive is never touched.

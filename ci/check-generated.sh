@@ -43,15 +43,29 @@ expect() { # expect TOGGLE VALUE PATH…
 github_ci=true
 prod=true
 example_resource=true
+monitoring=false
+kubernetes=false
 while [ "$#" -gt 0 ]; do
   case "$1" in
     -d) case "$2" in github_ci=*) github_ci=${2#*=} ;; prod=*) prod=${2#*=} ;;
-      example_resource=*) example_resource=${2#*=} ;; esac; shift 2 ;;
+      example_resource=*) example_resource=${2#*=} ;; monitoring=*) monitoring=${2#*=} ;;
+      kubernetes=*) kubernetes=${2#*=} ;; esac; shift 2 ;;
     *) shift ;;
   esac
 done
 expect github_ci "$github_ci" .github/workflows/ci.yml
-expect prod "$prod" compose.prod.yaml .env.prod.example deploy
+expect prod "$prod" compose.prod.yaml .env.prod.example deploy/README.md deploy/backup.sh \
+  deploy/Caddyfile deploy/stack.yaml
+expect monitoring "$monitoring" compose.monitoring.yaml monitoring/prometheus/prometheus.yml \
+  monitoring/prometheus/alerts.yml monitoring/grafana/dashboards/api.json
+expect kubernetes "$kubernetes" deploy/k8s/base/kustomization.yaml deploy/k8s/overlays/prod/kustomization.yaml
+if [ "$prod" = false ] && [ "$kubernetes" = false ] && [ -e "$project/deploy" ]; then
+  problem "prod=false and kubernetes=false but deploy/ is present"
+fi
+if [ "$monitoring" = false ] && grep -rnI --exclude-dir=target -i -e 'grafana' -e 'GRAFANA_' \
+    "$project/src" "$project/tests" "$project/README.md" "$project/.env.example"; then
+  problem "monitoring=false but the monitoring stack is still mentioned (above)"
+fi
 expect example_resource "$example_resource" src/http/articles src/entities/articles.rs \
   tests/articles.rs migration/src/m20250101_000005_create_articles.rs
 if [ "$example_resource" = false ] && grep -rnI --exclude-dir=target -i -e 'articles' -e 'comments::' \

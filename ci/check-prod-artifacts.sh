@@ -40,10 +40,24 @@ if docker compose version >/dev/null 2>&1; then
     (cd "$project" && "${compose_env[@]}" docker compose -f compose.yaml -f compose.prod.yaml config -q) \
       || fail "docker compose rejects compose.yaml + compose.prod.yaml"
   fi
+  if [ -f "$project/compose.monitoring.yaml" ]; then
+    monitoring_env=("${compose_env[@]}" METRICS_TOKEN=validation-only GRAFANA_ADMIN_PASSWORD=validation-only
+      GRAFANA_SECRET_KEY=validation-only)
+    (cd "$project" && "${monitoring_env[@]}" docker compose -f compose.yaml -f compose.override.yaml \
+      -f compose.monitoring.yaml config -q) || fail "docker compose rejects the dev stack + compose.monitoring.yaml"
+    if [ "$prod" = true ]; then
+      (cd "$project" && "${monitoring_env[@]}" docker compose -f compose.yaml -f compose.prod.yaml \
+        -f compose.monitoring.yaml config -q) || fail "docker compose rejects the prod stack + compose.monitoring.yaml"
+    fi
+  fi
 fi
 
 # compose-lint lints a base file together with the override compose would merge beside it.
 (cd "$project" && compose-lint check -q --fail-on high compose.yaml) || fail "compose-lint: compose.yaml"
+if [ -f "$project/compose.monitoring.yaml" ]; then
+  (cd "$project" && compose-lint check -q --fail-on high --no-merge-overrides compose.monitoring.yaml) \
+    || fail "compose-lint: compose.monitoring.yaml"
+fi
 if [ "$prod" = true ]; then
   (cd "$project" && compose-lint check -q --fail-on high --no-merge-overrides compose.prod.yaml) \
     || fail "compose-lint: compose.prod.yaml"

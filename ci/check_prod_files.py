@@ -144,6 +144,83 @@ def check_prod(base, prod):
         problem("compose.prod.yaml (backup)", f"does not run deploy/backup.sh daemon: {entrypoint!r}")
 
 
+def check_monitoring(project, monitoring):
+    """compose.monitoring.yaml (monitoring toggle): the same hardening as production, UIs on
+    loopback only, Grafana without anonymous access and with file secrets, and Prometheus
+    scraping the port the overlay gives the api's metrics listener."""
+    where = "compose.monitoring.yaml"
+    services = monitoring.get("services") or {}
+    for required in ("api", "prometheus", "grafana"):
+        if required not in services:
+            problem(where, f"service {required} is missing")
+    for name, service in services.items():
+        if name == "api":
+            continue
+        for key, wanted in (("read_only", True), ("restart", "unless-stopped")):
+            if service.get(key) != wanted:
+                problem(f"{where} ({name})", f"{key} is not {wanted!r}")
+        if "ALL" not in (service.get("cap_drop") or []):
+            problem(f"{where} ({name})", "cap_drop does not include ALL")
+        if "no-new-privileges:true" not in (service.get("security_opt") or []):
+            problem(f"{where} ({name})", "no-new-privileges is not set")
+        if "healthcheck" not in service:
+            problem(f"{where} ({name})", "no healthcheck")
+        user = str(service.get("user", "")).split(":")[0]
+        if not user.isdigit() or user == "0":
+            problem(f"{where} ({name})", f"must run as a numeric non-root user, got {service.get('user')!r}")
+        limits = ((service.get("deploy") or {}).get("resources") or {}).get("limits") or {}
+        if not limits.get("memory") or not limits.get("cpus"):
+            problem(f"{where} ({name})", "no memory and CPU limits")
+        for port in service.get("ports") or []:
+            if host_ip(port) != "127.0.0.1":
+                problem(f"{where} ({name})", f"published beyond 127.0.0.1: {port}")
+        if ":" not in str(service.get("image", "")) or str(service.get("image")).endswith(":latest"):
+            problem(f"{where} ({name})", f"image not pinned to a tag: {service.get('image')}")
+    api_environment = (services.get("api") or {}).get("environment") or {}
+    if services.get("api", {}).get("ports"):
+        problem(f"{where} (api)", "publishes a port: the metrics listener stays on the compose network")
+    metrics_address = str(api_environment.get("METRICS_ADDRESS", ""))
+    if not re.fullmatch(r"\$\{METRICS_TOKEN:\?[^}]+\}", str(api_environment.get("METRICS_TOKEN", ""))):
+        problem(f"{where} (api)", "METRICS_TOKEN is not a required ${METRICS_TOKEN:?…} reference")
+    grafana = services.get("grafana") or {}
+    environment = grafana.get("environment") or {}
+    if str(environment.get("GF_AUTH_ANONYMOUS_ENABLED", "")).lower() != "false":
+        problem(f"{where} (grafana)", "anonymous access is not explicitly off")
+    if str(environment.get("GF_USERS_ALLOW_SIGN_UP", "")).lower() != "false":
+        problem(f"{where} (grafana)", "sign-up is not off")
+    for key in ("GF_SECURITY_ADMIN_PASSWORD", "GF_SECURITY_SECRET_KEY"):
+        if key in environment or not str(environment.get(f"{key}__FILE", "")).startswith("/run/secrets/"):
+            problem(f"{where} (grafana)", f"{key} must come from a secret file ({key}__FILE=/run/secrets/…)")
+    declared = monitoring.get("secrets") or {}
+    for secret, variable in (("metrics_token", "METRICS_TOKEN"), ("grafana_admin_password", "GRAFANA_ADMIN_PASSWORD"),
+                             ("grafana_secret_key", "GRAFANA_SECRET_KEY")):
+        if (declared.get(secret) or {}).get("environment") != variable:
+            problem(where, f"secret {secret} is not taken from {variable}")
+    # Prometheus must scrape the port the overlay gives the metrics listener, with the token file.
+    scrape = load(os.path.join(project, "monitoring", "prometheus", "prometheus.yml"))
+    jobs = {job.get("job_name"): job for job in scrape.get("scrape_configs") or []}
+    api_job = jobs.get("api") or {}
+    targets = [t for config in api_job.get("static_configs") or [] for t in config.get("targets") or []]
+    port = metrics_address.rsplit(":", 1)[-1]
+    if targets != [f"api:{port}"]:
+        problem("monitoring/prometheus/prometheus.yml", f"scrapes {targets}, the api's metrics listener is {metrics_address!r}")
+    credentials = ((api_job.get("authorization") or {}).get("credentials_file")) or ""
+    mounted = [s if isinstance(s, str) else s.get("target") or s.get("source") for s in services.get("prometheus", {}).get("secrets") or []]
+    if credentials != "/run/secrets/metrics_token" or "metrics_token" not in mounted:
+        problem("monitoring/prometheus/prometheus.yml", "the api job does not use the metrics_token secret file")
+    # The provisioned datasource is the one the dashboard names.
+    datasources = load(os.path.join(project, "monitoring", "grafana", "provisioning", "datasources", "prometheus.yaml"))
+    uids = {d.get("uid") for d in datasources.get("datasources") or []}
+    dashboards_dir = os.path.join(project, "monitoring", "grafana", "dashboards")
+    for file_name in sorted(os.listdir(dashboards_dir)):
+        with open(os.path.join(dashboards_dir, file_name), encoding="utf-8") as handle:
+            dashboard = json.load(handle)
+        for panel in dashboard.get("panels") or []:
+            uid = (panel.get("datasource") or {}).get("uid")
+            if uid not in uids:
+                problem(f"monitoring/grafana/dashboards/{file_name}", f"panel {panel.get('title')!r} uses datasource {uid!r}, provisioned: {sorted(uids)}")
+
+
 def dockerfile_instructions(path):
     """(instruction, arguments) pairs with line continuations joined and comments dropped."""
     logical, current = [], ""
@@ -240,6 +317,8 @@ def main():
     if os.path.exists(os.path.join(project, "compose.prod.yaml")):
         check_prod(base, load(os.path.join(project, "compose.prod.yaml")))
         check_caddyfile(project)
+    if os.path.exists(os.path.join(project, "compose.monitoring.yaml")):
+        check_monitoring(project, load(os.path.join(project, "compose.monitoring.yaml")))
     check_dockerfile(project)
     check_dockerignore(project)
     for line in problems:

@@ -62,6 +62,7 @@ if [ "$run_containers" != 0 ]; then
 fi
 
 step "ci scripts: shellcheck" shellcheck -S warning ci/*.sh .ci/run
+step "ci: metric-name checker's own tests (fixture exposition)" python3 -m unittest ci/metric_names_test.py
 # About 1 s: this repository's workflows and its shasec composite action.
 step "workflows: actionlint (this repository)" bash ci/actionlint.sh "$root"
 
@@ -96,7 +97,16 @@ variant() {
   fi
   step "[$label] container and prod artifacts (hadolint, shellcheck, compose)" \
     bash ci/check-prod-artifacts.sh "$project"
-  if [ -d "$project/deploy" ]; then
+  if [ -d "$project/monitoring" ]; then
+    # About 2 s of promtool, then one debug build (shared target) and a 5 s run of the app.
+    step "[$label] monitoring: promtool config, rules, rule tests, metric names vs /metrics" \
+      env CARGO_TARGET_DIR="$shared_target" bash ci/check-monitoring.sh "$project"
+  fi
+  if [ -d "$project/deploy/k8s" ]; then
+    # About 20 s: kustomize, kubernetes-validate and checkov (first run installs them, ~1 min).
+    step "[$label] kubernetes: kustomize, kubernetes-validate, checkov" bash ci/check-kubernetes.sh "$project"
+  fi
+  if [ -f "$project/deploy/backup.sh" ]; then
     step "[$label] backup and restore against local Postgres" bash ci/check-backup-restore.sh "$project"
   fi
   step "[$label] cargo fmt --check" cargo fmt --manifest-path "$project/Cargo.toml" --all --check

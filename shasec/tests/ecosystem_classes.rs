@@ -351,3 +351,27 @@ fn a_weak_dockerfile_env_or_arg_secret_is_judged_by_sha001() {
         &["Dockerfile:3", "Dockerfile:5"],
     );
 }
+
+/// Helm chart templates (unrendered `{{ }}`) and kustomize patches (partial objects) are not
+/// Kubernetes objects yet: judging them floods a chart with findings about values it sets later.
+/// The same Pod as a plain manifest is judged.
+#[test]
+fn helm_templates_and_kustomize_patches_are_not_judged_as_manifests() {
+    let bad = fixture("k8s-templates-and-patches/bad");
+    for rule in ["SHA052", "SHA053", "SHA054"] {
+        assert_eq!(
+            locations(&bad, rule),
+            vec!["pod.yaml:7".to_owned()],
+            "{rule}"
+        );
+    }
+    assert_eq!(locations(&bad, "SHA056"), vec!["pod.yaml:8".to_owned()]);
+    let good = fixture("k8s-templates-and-patches/good");
+    let report = audit::run(&good, &options()).expect("fixture audits");
+    let judged: Vec<&Finding> = report
+        .findings
+        .iter()
+        .filter(|finding| finding.rule.starts_with("SHA05") || finding.rule == "SHA090")
+        .collect();
+    assert!(judged.is_empty(), "{judged:#?}");
+}

@@ -398,3 +398,83 @@ fn gitignored_files_are_skipped_unless_no_ignore() {
         .collect();
     assert_eq!(found, ["secrets/app.toml:1"], "node_modules stays skipped");
 }
+
+#[test]
+fn k8s_privileged_containers_and_init_containers() {
+    assert_rule(
+        "k8s-privileged",
+        "SHA050",
+        &["daemonset.yaml:14", "daemonset.yaml:18"],
+    );
+}
+
+#[test]
+fn k8s_host_network_pid_and_ipc() {
+    assert_rule(
+        "k8s-host-namespace",
+        "SHA051",
+        &["pod.yaml:6", "pod.yaml:7", "pod.yaml:8"],
+    );
+}
+
+#[test]
+fn k8s_run_as_root_when_nothing_says_non_root_or_user_zero_is_asked_for() {
+    assert_rule(
+        "k8s-run-as-root-allowed",
+        "SHA052",
+        &["statefulset.yaml:14", "statefulset.yaml:17"],
+    );
+}
+
+#[test]
+fn k8s_writable_root_filesystem_unset_or_false() {
+    assert_rule(
+        "k8s-writable-root-filesystem",
+        "SHA053",
+        &["deployment.yaml:14", "deployment.yaml:16"],
+    );
+}
+
+#[test]
+fn k8s_missing_memory_or_cpu_limits() {
+    assert_rule(
+        "k8s-no-resource-limits",
+        "SHA054",
+        &["deployment.yaml:14", "deployment.yaml:19"],
+    );
+}
+
+#[test]
+fn k8s_literal_secrets_in_env_but_not_placeholders_empties_or_references() {
+    assert_rule(
+        "k8s-secret-in-env",
+        "SHA055",
+        &[
+            "deployment.yaml:19",
+            "deployment.yaml:21",
+            "deployment.yaml:23",
+        ],
+    );
+}
+
+#[test]
+fn k8s_images_without_tag_or_latest_unless_a_digest_or_kustomization_pins_them() {
+    assert_rule(
+        "k8s-image-unpinned",
+        "SHA056",
+        &[
+            "deployment.yaml:15",
+            "deployment.yaml:19",
+            "deployment.yaml:22",
+        ],
+    );
+}
+
+#[test]
+fn k8s_long_running_containers_without_readiness_or_liveness_probe() {
+    assert_rule(
+        "k8s-no-probes",
+        "SHA057",
+        &["deployment.yaml:14", "deployment.yaml:20"],
+    );
+}

@@ -8,7 +8,8 @@
 #
 # Connection settings are libpq's own variables (PGHOST, PGPORT, PGUSER, PGPASSWORD,
 # PGDATABASE), so the same script runs in the compose `backup` service and against any server.
-#   BACKUP_DIR             where archives go (default /backups)
+#   BACKUP_DIR             where archives go (default /backups), with backup.prom (Prometheus
+#                          text format: time and size of the newest archive)
 #   BACKUP_RETENTION_DAYS  archives older than this are deleted after a successful backup (default 14)
 #   BACKUP_AT              daily run time, HH:MM in UTC (default 03:15)
 #   BACKUP_MAX_AGE_HOURS   `check` fails when the newest archive is older (default 26)
@@ -86,7 +87,25 @@ take_backup() {
     fi
     mv "$partial" "$target"
     log "wrote $target ($(wc -c <"$target") bytes)"
+    write_metrics "$target"
     prune_old_backups "$target"
+}
+
+# The newest archive's time and size in Prometheus' text format, BACKUP_DIR/backup.prom: the
+# monitoring stack's textfile exporter serves it, and an alert fires when it grows old. Written
+# whole then renamed, so a scrape never reads half a file; readable by the exporter (no secret).
+write_metrics() {
+    local archive="$1" partial="$BACKUP_DIR/backup.prom.partial"
+    {
+        printf '# HELP backup_last_success_timestamp_seconds Unix time of the newest pg_dump archive.\n'
+        printf '# TYPE backup_last_success_timestamp_seconds gauge\n'
+        printf 'backup_last_success_timestamp_seconds{database="%s"} %s\n' "$PGDATABASE" "$(date -u +%s)"
+        printf '# HELP backup_last_size_bytes Size of the newest pg_dump archive.\n'
+        printf '# TYPE backup_last_size_bytes gauge\n'
+        printf 'backup_last_size_bytes{database="%s"} %s\n' "$PGDATABASE" "$(wc -c <"$archive")"
+    } >"$partial"
+    chmod 0644 "$partial"
+    mv "$partial" "$BACKUP_DIR/backup.prom"
 }
 
 # Runs only after a successful backup, so pruning can never leave zero archives.

@@ -60,7 +60,12 @@ pub enum DbCommand {
     /// Apply every pending migration
     Migrate,
     /// List migrations and whether each is applied
-    Status,
+    Status {
+        /// Exit 1 unless the schema is exactly this build's (nothing pending, nothing unknown):
+        /// what a deployment waits on before starting the server (deploy/k8s runs it first)
+        #[arg(long)]
+        check: bool,
+    },
     /// Roll back the most recent migrations
     Down {
         /// How many migrations to roll back

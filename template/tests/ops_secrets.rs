@@ -95,7 +95,9 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     REDIS_PASSWORD=\n\
                     MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
                     METRICS_TOKEN=\n\
-                    LOG_FORMAT=json";
+                    LOG_FORMAT=json{% if monitoring %}\n\
+                    GRAFANA_ADMIN_PASSWORD=admin\n\
+                    GRAFANA_SECRET_KEY=SW2YcwTIb9zpOOhoPsMm{% endif %}";
     fs::write(&env_file, original).unwrap();
     fs::set_permissions(&env_file, fs::Permissions::from_mode(0o644)).unwrap();
 
@@ -115,10 +117,12 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
     assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
     assert!(lines[8].starts_with("METRICS_TOKEN="));
-    assert_eq!(lines[9], "LOG_FORMAT=json");
+    assert_eq!(lines[9], "LOG_FORMAT=json");{% if monitoring %}
+    assert!(lines[10].starts_with("GRAFANA_ADMIN_PASSWORD="));
+    assert!(lines[11].starts_with("GRAFANA_SECRET_KEY="));{% endif %}
     assert_eq!(
         lines.len(),
-        10,
+        {% if monitoring %}12{% else %}10{% endif %},
         "nothing appended when every key existed:\n{written}"
     );
     assert!(

@@ -158,6 +158,36 @@ async fn serve_in_prod_refuses_an_unmigrated_database_naming_db_migrate_then_sta
 }
 
 #[tokio::test]
+async fn db_status_check_fails_in_one_line_until_the_schema_is_current_and_writes_nothing() {
+    let database = TestDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("ENVIRONMENT", "dev"),
+        ("DATABASE_URL", database.url.as_str()),
+    ];
+
+    let output = run_binary(dir.path(), &["db", "status", "--check"], &env).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+    let pending = format!("{} pending migration(s)", migration_names().len());
+    assert!(stderr.contains(&pending), "{stderr}");
+    // A check, not a migration, even in dev: the database is still empty.
+    let output = run_binary(dir.path(), &["db", "status", "--check"], &env).await;
+    assert_eq!(output.status.code(), Some(1));
+
+    let output = run_binary(dir.path(), &["db", "migrate"], &env).await;
+    assert!(output.status.success());
+    let output = run_binary(dir.path(), &["db", "status", "--check"], &env).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("the schema is up to date"));
+}
+
+#[tokio::test]
 async fn serve_refuses_a_database_migrated_by_a_newer_build_in_every_environment() {
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();

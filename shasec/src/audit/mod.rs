@@ -70,6 +70,10 @@ pub struct Parsed<'p> {
     /// TOML, YAML (other than compose) and JSON files as flat settings.
     pub configs: Vec<(&'p SourceFile, Vec<Setting>)>,
     pub rust: Vec<(&'p SourceFile, syn::File)>,
+    /// YAML files holding Kubernetes objects (never another engine's template source).
+    pub kubernetes: Vec<(&'p SourceFile, Vec<Node>)>,
+    /// kustomization.yaml files: which files are patches, which images they pin.
+    pub kustomizations: Vec<(&'p SourceFile, Vec<Node>)>,
 }
 
 fn parse_error(file: &SourceFile, line: Option<u32>, message: impl std::fmt::Display) -> Finding {
@@ -181,6 +185,8 @@ pub fn parse_project<'p>(project: &'p Project, findings: &mut Vec<Finding>) -> P
         dotenvs: Vec::new(),
         configs: Vec::new(),
         rust: Vec::new(),
+        kubernetes: Vec::new(),
+        kustomizations: Vec::new(),
     };
     for file in &project.files {
         // Another engine's template source is judged as far as it parses; its syntax errors
@@ -227,8 +233,20 @@ pub fn parse_project<'p>(project: &'p Project, findings: &mut Vec<Finding>) -> P
                         }),
                         Err(message) => sink.push(parse_error(file, None, message)),
                     }
-                } else if is_config_candidate(file) && !file.path.starts_with(".github/") {
-                    parsed.configs.push((file, config::from_yaml(&documents)));
+                } else {
+                    let deployable = !is_template_path(file)
+                        && project::file_role(&file.path) == FileRole::Deployed;
+                    if rules::kubernetes::is_kustomization(file.file_name()) {
+                        parsed.kustomizations.push((file, documents.clone()));
+                    } else if deployable
+                        && file.kind == FileKind::Yaml
+                        && documents.iter().any(rules::kubernetes::looks_like_object)
+                    {
+                        parsed.kubernetes.push((file, documents.clone()));
+                    }
+                    if is_config_candidate(file) && !file.path.starts_with(".github/") {
+                        parsed.configs.push((file, config::from_yaml(&documents)));
+                    }
                 }
             }
             FileKind::Toml => {
@@ -329,6 +347,7 @@ pub fn run(root: &Path, options: &AuditOptions) -> Result<Report, AuditError> {
     rules::dockerfile::check(&project, &parsed, &mut findings);
     rules::code::check(&project, &parsed, &mut findings);
     rules::hygiene::check(&project, &parsed, &mut findings);
+    rules::kubernetes::check(&project, &parsed, &mut findings);
 
     let mut findings = suppress::apply(root, findings, options.today);
     // A builder judged both as a binding and where it is used reports the same thing twice.

@@ -503,7 +503,7 @@ fn grafana_anonymous_admin(project: &Project, service: &Service) -> bool {
 }
 
 /// Docker Hub's official images most often named in compose files (pulled without a namespace).
-const OFFICIAL_IMAGES: &[&str] = &[
+pub(crate) const OFFICIAL_IMAGES: &[&str] = &[
     "adminer",
     "alpine",
     "amazoncorretto",

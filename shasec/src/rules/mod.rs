@@ -9,6 +9,7 @@ pub mod code_secrets;
 pub mod compose;
 pub mod dockerfile;
 pub mod hygiene;
+pub mod kubernetes;
 pub mod meta;
 pub mod secrets;
 
@@ -85,6 +86,14 @@ pub static AUDIT_RULES: &[&Rule] = &[
     &code::GEOIP_LOOKUP,
     &code::COOKIE_NOT_SECURE,
     &hygiene::TEMPLATE_LEFTOVER,
+    &kubernetes::PRIVILEGED,
+    &kubernetes::HOST_NAMESPACE,
+    &kubernetes::RUN_AS_ROOT_ALLOWED,
+    &kubernetes::WRITABLE_ROOT_FILESYSTEM,
+    &kubernetes::NO_RESOURCE_LIMITS,
+    &kubernetes::SECRET_IN_ENV,
+    &kubernetes::IMAGE_UNPINNED,
+    &kubernetes::NO_PROBES,
     &meta::PARSE_ERROR,
     &meta::SUPPRESSION_EXPIRED,
     &meta::SUPPRESSION_INVALID,

@@ -731,7 +731,7 @@ fn spring_default(value: &str) -> Option<&str> {
 }
 
 /// `GOOGLE_API_KEY: GOOGLE_API_KEY_VAL`: a token a deployment step substitutes, not a value.
-fn is_substitution_token(name: &str, value: &str) -> bool {
+pub(crate) fn is_substitution_token(name: &str, value: &str) -> bool {
     let last = name.rsplit('.').next().unwrap_or(name);
     value.len() > last.len()
         && value.starts_with(last)

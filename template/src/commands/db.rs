@@ -39,7 +39,14 @@ pub async fn run(mut settings: Settings, command: DbCommand) -> Result<(), Comma
                 println!("applied  {}", migration.name());
             }
         }
-        DbCommand::Status => {
+        DbCommand::Status { check: true } => {
+            // Read-only, like serve's own check: never creates the migration table.
+            crate::schema_version::ensure_current(&connection, false)
+                .await
+                .map_err(anyhow::Error::new)?;
+            println!("the schema is up to date");
+        }
+        DbCommand::Status { check: false } => {
             let migrations = Migrator::get_migration_with_status(&connection)
                 .await
                 .context("cannot read the migration table")?;

@@ -21,7 +21,8 @@ pub const SECRET_BYTES: usize = 32;
 pub enum SecretConsumer {
     /// A field of `Settings`; the production guard judges it.
     Application,
-    /// Compose hands it to a datastore container; `doctor` judges it when it is set.
+    /// Compose hands it to a container (a datastore{% if monitoring %}, the monitoring stack{% endif %}); `doctor`
+    /// judges it when it is set.
     Datastore,
 }
 
@@ -62,7 +63,19 @@ pub const SECRET_SETTINGS: &[SecretSetting] = &[
         name: "REDIS_PASSWORD",
         consumer: SecretConsumer::Datastore,
         rotation_note: "takes effect when the redis and api containers are recreated",
+    },{% if monitoring %}
+    SecretSetting {
+        name: "GRAFANA_ADMIN_PASSWORD",
+        consumer: SecretConsumer::Datastore,
+        rotation_note: "Grafana applies it only when its data volume is first created; for an \
+                        existing one run `grafana cli admin reset-admin-password` in the container",
     },
+    SecretSetting {
+        name: "GRAFANA_SECRET_KEY",
+        consumer: SecretConsumer::Datastore,
+        rotation_note: "Grafana can no longer decrypt the secrets it stored with the old key \
+                        (data source passwords): enter them again",
+    },{% endif %}
 ];
 
 #[derive(Debug, thiserror::Error)]
