@@ -331,3 +331,98 @@ wait "$login_pid"
 show "GET /health/live under login load" "$(wrk_figures "$work/live-login.out")"
 show "POST auth/login" "$(wrk_figures "$work/login.out")"
 printf '  load average at the end: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# --- profiles (BENCH_PROFILE=1, on an unstripped build): where the server's time goes
+[ "${BENCH_PROFILE:-0}" = 1 ] || exit 0
+command -v perf >/dev/null || fail "BENCH_PROFILE needs perf (apt-get install linux-perf)"
+command -v valgrind >/dev/null || fail "BENCH_PROFILE needs valgrind (apt-get install valgrind)"
+[ "${BENCH_UNSTRIPPED:-0}" = 1 ] || echo "  (the binary is stripped: set BENCH_UNSTRIPPED=1 for function names)"
+frames="${BENCH_PROFILE_FRAMES:-30}"
+for target in "auth/me|$base/api/v1/auth/me" "/health/live|$base/health/live"; do
+  label="${target%%|*}"; url="${target#*|}"
+  say "perf: $label, ${seconds}s at $connections connections, top $frames functions by own CPU time"
+  perf record -q -e cpu-clock -F 1999 -g -p "$server_pid" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null &
+  perf_pid=$!
+  load_get "$connections" "$seconds" "$url" "$work/profiled.out" "Authorization: Bearer $token"
+  wait "$perf_pid"
+  perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.5 --stdio 2>/dev/null \
+    | grep -E '^ +[0-9.]+%' | head -n "$frames" | cut -c1-160
+done
+
+# Instructions per request, counted by callgrind (deterministic, unlike time): for each
+# layer of the stack, the inclusive count of its outermost frame. A frame's count includes
+# the layers inside it, so a layer's own cost is its line minus the next one down. Extra
+# frames to report: BENCH_PROFILE_LAYERS="name=substring …" (e.g. a metrics layer).
+stop "$server_pid"; server_pid=""
+(cd "$app_dir" && exec valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve) \
+  >"$work/callgrind-server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 600); do curl -fsS "$base/health/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fsS "$base/health/ready" >/dev/null || { cat "$work/callgrind-server.log"; fail "the app did not start under callgrind"; }
+for target in "auth/me|$base/api/v1/auth/me" "/health/live|$base/health/live"; do
+  label="${target%%|*}"; url="${target#*|}"
+  load_get 4 2 "$url" "$work/warm.out" "Authorization: Bearer $token"
+  rm -f "$work"/callgrind.out.*
+  callgrind_control -z "$server_pid" >/dev/null
+  load_get 4 "$seconds" "$url" "$work/counted.out" "Authorization: Bearer $token"
+  callgrind_control -d "$server_pid" >/dev/null
+  sleep 1
+  requests=$(wrk_figures "$work/counted.out" | cut -d' ' -f4)
+  dump=$(find "$work" -maxdepth 1 -name 'callgrind.out.*' | sort | tail -n 1)
+  callgrind_annotate --inclusive=yes --threshold=100 "$dump" >"$work/annotate.txt" 2>/dev/null
+  say "callgrind: $label, instructions per request ($requests requests, 4 connections)"
+  python3 - "$work/annotate.txt" "$requests" "${BENCH_PROFILE_LAYERS:-}" <<'PY'
+import re, sys
+text, requests, extra = open(sys.argv[1]).read(), max(int(sys.argv[2]), 1), sys.argv[3]
+rows = []
+for line in text.splitlines():
+    match = re.match(r"\s*([\d,]+) \([\s\d.]+%\)\s+(.*)", line)
+    if match:
+        rows.append((int(match.group(1).replace(",", "")), match.group(2)))
+total = next((count for count, name in rows if "PROGRAM TOTALS" in name), None)
+if total is None:
+    total = int(re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", text).group(1).replace(",", ""))
+# Outermost first, as startup::build_router applies them; then what the handlers call.
+layers = [
+    ("connection loop (ours)", "connections::serve_connection"),
+    ("hyper HTTP/1 dispatch", "hyper::proto::h1::dispatch"),
+    ("request id (ours)", "request_id::assign_request_id"),
+    ("trace (tower-http)", "tower_http::trace::future::ResponseFuture"),
+    ("security headers (ours)", "security_headers::set_security_headers"),
+    ("problem normaliser (ours)", "problem::normalize_error_responses"),
+    ("catch panic (tower-http)", "tower_http::catch_panic::ResponseFuture"),
+    ("timeout (tower-http)", "tower_http::timeout::service::ResponseFuture"),
+    ("body limit (tower-http)", "tower_http::limit::future::ResponseFuture"),
+    ("router (axum)", "axum::routing::route::RouteFuture"),
+    ("rate limit (tower_governor)", "tower_governor::governor::ResponseFuture"),
+    ("gate: authenticate", "extractor::authenticate"),
+    ("gate: token store (Redis MGET)", "token_store::TokenStore::active_access_token"),
+    ("gate: user query (sea-orm, sqlx)", "extractor::load_active_user"),
+    ("gate: policy decision", "rbac::Authorizer::is_allowed"),
+    ("JWT verification", "jwt::JwtKeys::verify"),
+    ("tracing: events and spans", "tracing_subscriber::"),
+    ("JSON of responses", "serde_json::ser::"),
+    ("memory allocation (malloc+free)", "malloc"),
+]
+for assignment in extra.split():
+    name, _, needle = assignment.partition("=")
+    layers.append((name, needle))
+print(f"  {'everything (the whole process)':40} {total / requests:10.0f}")
+for name, needle in layers:
+    counts = [count for count, function in rows if needle in function]
+    if counts:
+        print(f"  {name:40} {max(counts) / requests:10.0f}   ({needle})")
+    else:
+        print(f"  {name:40} {'-':>10}   (no frame matches {needle})")
+print("  top functions by own instructions:")
+PY
+  callgrind_annotate --threshold=100 "$dump" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v 'PROGRAM TOTALS' \
+    | head -n "$frames" | python3 -c "
+import re, sys
+requests = max(int(sys.argv[1]), 1)
+for line in sys.stdin:
+    m = re.match(r'\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*)', line)
+    if m:
+        print(f'    {int(m.group(1).replace(\",\", \"\")) / requests:8.0f} {float(m.group(2)):5.1f}%  {m.group(3)[:130]}')
+" "$requests"
+done
