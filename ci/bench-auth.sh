@@ -190,16 +190,16 @@ if [ -n "${BENCH_PEER_DIR:-}" ]; then
   psql "$pg_admin" -qc "CREATE DATABASE \"$peer_database\"" >/dev/null
   peer_password="peer-$(head -c 12 /dev/urandom | base64 | tr -d '/+=')"
   peer_port="$(free_port)"
-  (
-    cd "$work/peer"
-    export PYTHONPATH="$work/peer" PROJECT_NAME=peer SECRET_KEY="$(head -c 32 /dev/urandom | base64)" \
-      FIRST_SUPERUSER=admin@example.com FIRST_SUPERUSER_PASSWORD="$peer_password" \
-      DATABASE_URL="$(printf '%s' "$pg_admin" | sed -E 's#/[^/]*$##')/$peer_database"
-    "$venv/bin/alembic" upgrade head >"$work/peer-migrate.log" 2>&1 || { cat "$work/peer-migrate.log"; exit 1; }
-    "$venv/bin/python" app/initial_data.py >>"$work/peer-migrate.log" 2>&1 || { cat "$work/peer-migrate.log"; exit 1; }
-    # No access log: our app runs at LOG_LEVEL=warn, which writes no line per request either.
-    exec "$venv/bin/uvicorn" app.main:app --workers 2 --host 127.0.0.1 --port "$peer_port" --no-access-log
-  ) >"$work/peer.log" 2>&1 &
+  # Only the peer's own settings: none of ours (SMTP_TLS, ...) may reach it.
+  peer_env=(env -i PATH="$PATH" HOME="$HOME" PYTHONPATH="$work/peer" PROJECT_NAME=peer
+    SECRET_KEY="$(head -c 32 /dev/urandom | base64)" FIRST_SUPERUSER=admin@example.com
+    FIRST_SUPERUSER_PASSWORD="$peer_password"
+    DATABASE_URL="$(printf '%s' "$pg_admin" | sed -E 's#/[^/]*$##')/$peer_database")
+  (cd "$work/peer" && "${peer_env[@]}" "$venv/bin/alembic" upgrade head && "${peer_env[@]}" "$venv/bin/python" app/initial_data.py) \
+    >"$work/peer-migrate.log" 2>&1 || { cat "$work/peer-migrate.log"; fail "cannot set up the peer's database"; }
+  # No access log: our app runs at LOG_LEVEL=warn, which writes no line per request either.
+  (cd "$work/peer" && exec "${peer_env[@]}" "$venv/bin/uvicorn" app.main:app --workers 2 --host 127.0.0.1 \
+    --port "$peer_port" --no-access-log) >"$work/peer.log" 2>&1 &
   peer_pid=$!
   peer_base="http://127.0.0.1:$peer_port/api/v1"
   for _ in $(seq 1 150); do curl -fsS "$peer_base/utils/health-check/" >/dev/null 2>&1 && break; sleep 0.2; done
@@ -346,13 +346,14 @@ for target in "auth/me|$base/api/v1/auth/me" "/health/live|$base/health/live"; d
   load_get "$connections" "$seconds" "$url" "$work/profiled.out" "Authorization: Bearer $token"
   wait "$perf_pid"
   perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.5 --stdio 2>/dev/null \
-    | grep -E '^ +[0-9.]+%' | head -n "$frames" | cut -c1-160
+    | grep -E '^ +[0-9.]+%' | sed -n "1,${frames}p" | cut -c1-160
 done
 
-# Instructions per request, counted by callgrind (deterministic, unlike time): for each
-# layer of the stack, the inclusive count of its outermost frame. A frame's count includes
-# the layers inside it, so a layer's own cost is its line minus the next one down. Extra
-# frames to report: BENCH_PROFILE_LAYERS="name=substring …" (e.g. a metrics layer).
+# Instructions per request, counted by callgrind (deterministic, unlike time), by component:
+# each function's own instructions, summed over the functions whose name contains the
+# component's marker (first match wins, in the order below). Async frames nest as cycles,
+# so inclusive counts per layer would mislead; own counts add up. Extra components, listed
+# first (e.g. a metrics layer): BENCH_PROFILE_LAYERS="name=substring …".
 stop "$server_pid"; server_pid=""
 (cd "$app_dir" && exec valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" "$binary" serve) \
   >"$work/callgrind-server.log" 2>&1 &
@@ -369,60 +370,56 @@ for target in "auth/me|$base/api/v1/auth/me" "/health/live|$base/health/live"; d
   sleep 1
   requests=$(wrk_figures "$work/counted.out" | cut -d' ' -f4)
   dump=$(find "$work" -maxdepth 1 -name 'callgrind.out.*' | sort | tail -n 1)
-  callgrind_annotate --inclusive=yes --threshold=100 "$dump" >"$work/annotate.txt" 2>/dev/null
-  say "callgrind: $label, instructions per request ($requests requests, 4 connections)"
-  python3 - "$work/annotate.txt" "$requests" "${BENCH_PROFILE_LAYERS:-}" <<'PY'
+  callgrind_annotate --inclusive=no --threshold=100 "$dump" >"$work/annotate.txt" 2>/dev/null
+  say "callgrind: $label, instructions per request ($requests requests, 4 connections; no kernel time)"
+  python3 - "$work/annotate.txt" "$requests" "$frames" "${BENCH_PROFILE_LAYERS:-}" <<'PY'
 import re, sys
-text, requests, extra = open(sys.argv[1]).read(), max(int(sys.argv[2]), 1), sys.argv[3]
+text, requests, top, extra = open(sys.argv[1]).read(), max(int(sys.argv[2]), 1), int(sys.argv[3]), sys.argv[4]
 rows = []
 for line in text.splitlines():
-    match = re.match(r"\s*([\d,]+) \([\s\d.]+%\)\s+(.*)", line)
-    if match:
+    match = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)", line)
+    if match and "PROGRAM TOTALS" not in match.group(2):
         rows.append((int(match.group(1).replace(",", "")), match.group(2)))
-total = next((count for count, name in rows if "PROGRAM TOTALS" in name), None)
-if total is None:
-    total = int(re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", text).group(1).replace(",", ""))
-# Outermost first, as startup::build_router applies them; then what the handlers call.
-layers = [
-    ("connection loop (ours)", "connections::serve_connection"),
-    ("hyper HTTP/1 dispatch", "hyper::proto::h1::dispatch"),
-    ("request id (ours)", "request_id::assign_request_id"),
-    ("trace (tower-http)", "tower_http::trace::future::ResponseFuture"),
-    ("security headers (ours)", "security_headers::set_security_headers"),
-    ("problem normaliser (ours)", "problem::normalize_error_responses"),
-    ("catch panic (tower-http)", "tower_http::catch_panic::ResponseFuture"),
-    ("timeout (tower-http)", "tower_http::timeout::service::ResponseFuture"),
-    ("body limit (tower-http)", "tower_http::limit::future::ResponseFuture"),
-    ("router (axum)", "axum::routing::route::RouteFuture"),
-    ("rate limit (tower_governor)", "tower_governor::governor::ResponseFuture"),
-    ("gate: authenticate", "extractor::authenticate"),
-    ("gate: token store (Redis MGET)", "token_store::TokenStore::active_access_token"),
-    ("gate: user query (sea-orm, sqlx)", "extractor::load_active_user"),
-    ("gate: policy decision", "rbac::Authorizer::is_allowed"),
-    ("JWT verification", "jwt::JwtKeys::verify"),
-    ("tracing: events and spans", "tracing_subscriber::"),
-    ("JSON of responses", "serde_json::ser::"),
-    ("memory allocation (malloc+free)", "malloc"),
+total = sum(count for count, _ in rows)
+components = [tuple(a.split("=", 1)) for a in extra.split() if "=" in a] + [
+    ("memory allocator (glibc malloc/free)", "malloc/"),
+    ("memory copies (memcpy/memmove)", "memmove"),
+    ("JWT: HMAC-SHA256", "sha2::"),
+    ("JWT: decode, base64, claims", "jsonwebtoken::"),
+    ("JWT: decode, base64, claims", "base64::"),
+    ("our middleware: security headers", "middleware::security_headers"),
+    ("our middleware: request id", "middleware::request_id"),
+    ("our middleware: problem normaliser", "middleware::problem"),
+    ("our code: connection loop", "::connections::"),
+    ("our code: AppState clone/drop", "state::AppState"),
+    ("our code: gate (extractor, token store, cache)", "::auth::"),
+    ("rate limit (tower_governor, governor)", "governor"),
+    ("tower-http layers", "tower_http::"),
+    ("axum (router, from_fn, extractors)", "axum"),
+    ("tower (boxed services, oneshot)", "tower::"),
+    ("Redis client", "redis::"),
+    ("sea-orm / sqlx", "sqlx"),
+    ("sea-orm / sqlx", "sea_orm"),
+    ("tracing", "tracing"),
+    ("serde_json", "serde_json"),
+    ("http headers (http crate)", "http::header"),
+    ("hyper", "hyper"),
+    ("tokio", "tokio"),
+    ("libc (other)", "libc.so"),
 ]
-for assignment in extra.split():
-    name, _, needle = assignment.partition("=")
-    layers.append((name, needle))
-print(f"  {'everything (the whole process)':40} {total / requests:10.0f}")
-for name, needle in layers:
-    counts = [count for count, function in rows if needle in function]
-    if counts:
-        print(f"  {name:40} {max(counts) / requests:10.0f}   ({needle})")
+sums, seen = {}, set()
+for count, name in rows:
+    for label, marker in components:
+        if marker in name:
+            sums[label] = sums.get(label, 0) + count
+            break
     else:
-        print(f"  {name:40} {'-':>10}   (no frame matches {needle})")
-print("  top functions by own instructions:")
+        sums["other"] = sums.get("other", 0) + count
+print(f"  {'total':46} {total / requests:9.0f}")
+for label, count in sorted(sums.items(), key=lambda item: -item[1]):
+    print(f"  {label:46} {count / requests:9.0f}  {100 * count / max(total, 1):5.1f}%")
+print(f"  top {top} functions by own instructions:")
+for count, name in rows[:top]:
+    print(f"    {count / requests:8.0f}  {name[:130]}")
 PY
-  callgrind_annotate --threshold=100 "$dump" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | grep -v 'PROGRAM TOTALS' \
-    | head -n "$frames" | python3 -c "
-import re, sys
-requests = max(int(sys.argv[1]), 1)
-for line in sys.stdin:
-    m = re.match(r'\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*)', line)
-    if m:
-        print(f'    {int(m.group(1).replace(\",\", \"\")) / requests:8.0f} {float(m.group(2)):5.1f}%  {m.group(3)[:130]}')
-" "$requests"
 done
