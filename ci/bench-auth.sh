@@ -28,7 +28,10 @@
 #   BENCH_PEER_DIR or BENCH_PEER_URL + BENCH_PEER_TOKEN (optional peer, see above),
 #   BENCH_UNSTRIPPED=1 (keep symbols in the release binary, for perf or callgrind; the stripped
 #   size is printed too), BENCH_APP_ENV="NAME=VALUE …" (extra settings for the app, e.g.
-#   USER_CACHE_CAPACITY=0 to measure without the user cache).
+#   USER_CACHE_CAPACITY=0 to measure without the user cache), BENCH_APP_PRELOAD (a library
+#   preloaded into the app alone, e.g. an allocator), BENCH_PROFILE=1 (then perf's top frames
+#   and callgrind's instructions per request by component, for auth/me and /health/live),
+#   BENCH_PROFILE_FRAMES (30), BENCH_PROFILE_LAYERS.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -136,7 +139,9 @@ mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 export SMTP_HOST=127.0.0.1 SMTP_TLS=none PUBLIC_URL=https://bench.example.com \
   MFA_ENCRYPTION_KEY="$mfa_key" REQUIRE_VERIFIED_EMAIL=false
 (cd "$app_dir" && "$binary" db migrate >/dev/null)
-(cd "$app_dir" && exec "$binary" serve >"$work/server.log" 2>&1) &
+# BENCH_APP_PRELOAD: a shared library preloaded into the app only (e.g. another allocator,
+# /usr/lib/x86_64-linux-gnu/libjemalloc.so.2), to try a change before building it in.
+(cd "$app_dir" && exec env ${BENCH_APP_PRELOAD:+LD_PRELOAD="$BENCH_APP_PRELOAD"} "$binary" serve >"$work/server.log" 2>&1) &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -fsS "$base/health/ready" >/dev/null 2>&1 && break
