@@ -257,7 +257,9 @@ async fn a_role_granted_straight_in_sql_counts_on_every_instance_after_the_max_a
         assert_eq!(roles_seen(base, &user.access).await, json!(["user"]));
     }
     // Nothing announces this change: the copies are dropped only by their age.
-    rbac::grant_role(&first.state.db, id, "admin").await.unwrap();
+    rbac::grant_role(&first.state.db, id, "admin")
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1_100)).await;
     for base in [first.address.as_str(), second.address.as_str()] {
         assert_eq!(
