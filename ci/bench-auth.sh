@@ -112,7 +112,9 @@ for crate in axum hyper tokio; do
   bare=$(sed -n "/^name = \"$crate\"$/{n;s/version = //p}" "$work/bare/Cargo.lock" | tr -d '"' | tr '\n' ' ')
   [ "$ours" = "$bare" ] || fail "the bare server has $crate $bare, the app $ours"
 done
-printf '  bare axum binary: %s (same axum, hyper and tokio as the app)\n' "$(size_line "$(stat -c %s "$bare_binary")")"
+strip -o "$work/bare-stripped" "$bare_binary"
+printf '  bare axum binary, stripped: %s (same axum, hyper and tokio as the app)\n' \
+  "$(size_line "$(stat -c %s "$work/bare-stripped")")"
 
 psql "$pg_admin" -qc "CREATE DATABASE \"$database\"" >/dev/null
 db_url="$(printf '%s' "$pg_admin" | sed -E 's#/[^/]*$##')/$database"
