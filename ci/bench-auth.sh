@@ -351,7 +351,7 @@ for target in "auth/me|$base/api/v1/auth/me" "/health/live|$base/health/live"; d
   perf record -q -e cpu-clock -F 1999 -g -p "$server_pid" -o "$work/perf.data" -- sleep "$seconds" 2>/dev/null &
   perf_pid=$!
   load_get "$connections" "$seconds" "$url" "$work/profiled.out" "Authorization: Bearer $token"
-  wait "$perf_pid"
+  wait "$perf_pid" || echo "  (perf record exited with status $?; its samples so far follow)"
   perf report -i "$work/perf.data" --no-children --sort dso,symbol --percent-limit 0.5 --stdio 2>/dev/null \
     | grep -E '^ +[0-9.]+%' | sed -n "1,${frames}p" | cut -c1-160
 done
