@@ -377,7 +377,7 @@ for target in "auth/me|$base/api/v1/auth/me" "/health/live|$base/health/live"; d
   sleep 1
   requests=$(wrk_figures "$work/counted.out" | cut -d' ' -f4)
   dump=$(find "$work" -maxdepth 1 -name 'callgrind.out.*' | sort | tail -n 1)
-  callgrind_annotate --inclusive=no --threshold=100 "$dump" >"$work/annotate.txt" 2>/dev/null
+  callgrind_annotate --inclusive=no --auto=no --threshold=100 "$dump" >"$work/annotate.txt" 2>/dev/null
   say "callgrind: $label, instructions per request ($requests requests, 4 connections; no kernel time)"
   python3 - "$work/annotate.txt" "$requests" "$frames" "${BENCH_PROFILE_LAYERS:-}" <<'PY'
 import re, sys
@@ -385,7 +385,8 @@ text, requests, top, extra = open(sys.argv[1]).read(), max(int(sys.argv[2]), 1),
 rows = []
 for line in text.splitlines():
     match = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)", line)
-    if match and "PROGRAM TOTALS" not in match.group(2):
+    # Not the call lines of annotated source ("=> callee"), which carry inclusive counts.
+    if match and "PROGRAM TOTALS" not in match.group(2) and not match.group(2).startswith("=>"):
         rows.append((int(match.group(1).replace(",", "")), match.group(2)))
 total = sum(count for count, _ in rows)
 components = [tuple(a.split("=", 1)) for a in extra.split() if "=" in a] + [
