@@ -388,7 +388,11 @@ for line in text.splitlines():
     # Not the call lines of annotated source ("=> callee"), which carry inclusive counts.
     if match and "PROGRAM TOTALS" not in match.group(2) and not match.group(2).startswith("=>"):
         rows.append((int(match.group(1).replace(",", "")), match.group(2)))
-total = sum(count for count, _ in rows)
+program = re.search(r"([\d,]+) \(100.0%\)\s+PROGRAM TOTALS", text)
+total = int(program.group(1).replace(",", "")) if program else sum(count for count, _ in rows)
+# A dump taken from the running server lists the threads' root frames (thread start, the
+# runtime's worker loop) with the whole thread's count: not own work, left out.
+rows = [(count, name) for count, name in rows if count < 0.9 * total]
 components = [tuple(a.split("=", 1)) for a in extra.split() if "=" in a] + [
     ("memory allocator (glibc malloc/free)", "malloc/"),
     ("memory copies (memcpy/memmove)", "memmove"),
