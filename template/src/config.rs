@@ -203,10 +203,10 @@ pub struct Settings {
     /// Sessions (logins) a user may hold at once; a new login beyond it revokes the user's
     /// least recently used session.
     pub max_sessions_per_user: usize,
-    /// Users whose account and roles each instance keeps in memory between requests (0, the
-    /// default: none, every request reads them from the database). Changes made through the
-    /// API or the CLI reach every instance's cache at once (a version in Redis, read with the
-    /// token check); changes made directly in SQL only after `user_cache_max_age_secs`.
+    /// Users whose account and roles each instance keeps in memory between requests (0: none,
+    /// every request reads them from the database). Changes made through the API or the CLI
+    /// reach every instance's cache at once (a version in Redis, read with the token check);
+    /// changes made directly in SQL only after `user_cache_max_age_secs`.
     pub user_cache_capacity: usize,
     /// A cached user is read again from the database after this many seconds even if nothing
     /// announced a change (a backstop for edits made directly in SQL).
@@ -349,8 +349,9 @@ impl Default for Settings {
             argon2_iterations: crate::auth::password::OWASP_MIN_ITERATIONS,
             argon2_parallelism: 1,
             max_sessions_per_user: 20,
-            user_cache_capacity: 0,
-            user_cache_max_age_secs: 60,
+            // About 2 MB when full; the gate's database query only on a miss.
+            user_cache_capacity: 10_000,
+            user_cache_max_age_secs: 30,
             password_hash_max_concurrent: 0,
             password_hash_queue_timeout_ms: 2_000,
             database_acquire_timeout_ms: 3_000,

@@ -116,7 +116,10 @@ async fn a_role_granted_at_runtime_applies_to_existing_tokens_and_so_does_its_re
 
 #[tokio::test]
 async fn a_role_granted_on_one_instance_applies_on_another() {
-    let first = spawn_auth_app().await;
+    // The grant is made straight in SQL, which no instance hears of: without the user cache
+    // it counts on the next request. (With the cache, the default, it counts after
+    // USER_CACHE_MAX_AGE_SECS: tests/session_invalidation.rs.)
+    let first = spawn_auth_app_with(|settings| settings.user_cache_capacity = 0).await;
     let (email, user) = signed_up(&first).await;
     // A second instance on the same database and Redis.
     let mut settings = (*first.state.settings).clone();

@@ -1,7 +1,8 @@
-//! The gate's shortcuts never outlive a change: with the user cache on, every change that
-//! matters made on one instance (role granted or revoked, deactivation, password change,
-//! logout-all) holds on another instance at once; and revoking sessions is one step whatever
-//! their number (20 000 sessions of one user, against Redis and the in-process store).
+//! The gate's shortcuts never outlive a change: with the user cache on (the default), every
+//! change that matters made on one instance (role granted or revoked, deactivation, password
+//! change, logout-all) holds on another instance at once, and one made straight in SQL after
+//! the cache's max age; and revoking sessions is one step whatever their number (20 000
+//! sessions of one user, against Redis and the in-process store).
 
 mod auth_support;
 mod common;
@@ -47,8 +48,11 @@ async fn second_instance(first: &TestApp) -> SecondInstance {
     SecondInstance { address, server }
 }
 
+/// An app with the default settings, which keep users in the cache.
 async fn spawn_cached_app() -> TestApp {
-    spawn_auth_app_with(|settings| settings.user_cache_capacity = 1_000).await
+    let app = spawn_auth_app_with(|_| ()).await;
+    assert!(app.state.settings.user_cache_capacity > 0);
+    app
 }
 
 async fn get(base: &str, path: &str, token: &str) -> (StatusCode, Value) {
@@ -240,6 +244,33 @@ async fn a_role_change_announced_by_the_cli_reaches_a_running_instance() {
         roles_seen(&app.address, &user.access).await,
         json!(["admin", "user"])
     );
+}
+
+#[tokio::test]
+async fn a_role_granted_straight_in_sql_counts_on_every_instance_after_the_max_age() {
+    let first = spawn_auth_app_with(|settings| settings.user_cache_max_age_secs = 1).await;
+    assert!(first.state.settings.user_cache_capacity > 0);
+    let second = second_instance(&first).await;
+    let (email, user) = signed_up(&first).await;
+    let id = user_id(&first, &email).await;
+    for base in [first.address.as_str(), second.address.as_str()] {
+        assert_eq!(roles_seen(base, &user.access).await, json!(["user"]));
+    }
+    // Nothing announces this change: the copies are dropped only by their age.
+    rbac::grant_role(&first.state.db, id, "admin")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    for base in [first.address.as_str(), second.address.as_str()] {
+        assert_eq!(
+            roles_seen(base, &user.access).await,
+            json!(["admin", "user"])
+        );
+        assert_eq!(
+            get(base, "/api/v1/admin/stats", &user.access).await.0,
+            StatusCode::OK
+        );
+    }
 }
 
 /// 20 000 sessions for one user, opened through the token store (as logins would, 500 at a

@@ -1,6 +1,6 @@
 //! The authenticated user's account and roles, kept in memory between requests so the gate
-//! does not query the database on every call. Off by default (`USER_CACHE_CAPACITY=0`): then
-//! a role granted or revoked straight in SQL counts on the very next request.
+//! does not query the database on every call. On by default; with `USER_CACHE_CAPACITY=0` a
+//! role granted or revoked straight in SQL counts on the very next request.
 //!
 //! Never stale across instances: an entry is stored with the user's *cache version* read from
 //! the key-value store, and the gate reads the current version in the same round trip as the
