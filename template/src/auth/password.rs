@@ -225,7 +225,10 @@ fn verify_with_memory(password: &[u8], stored: &str, blocks: &mut [Block]) -> bo
     let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
         return false;
     };
-    let Ok(version) = stored.version.map_or(Ok(Version::default()), Version::try_from) else {
+    let Ok(version) = stored
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
         return false;
     };
     let Ok(params) = Params::try_from(&stored) else {
@@ -512,7 +515,10 @@ mod tests {
         );
         assert!(
             !hasher
-                .verify("violet-harbour-tractor-87".to_owned(), Some("$argon2id$v=19$x".into()))
+                .verify(
+                    "violet-harbour-tractor-87".to_owned(),
+                    Some("$argon2id$v=19$x".into())
+                )
                 .await
                 .expect("verification runs")
         );
@@ -533,7 +539,10 @@ mod tests {
         }
         let idle = hasher.memory.idle.lock().expect("not poisoned");
         assert!((1..=2).contains(&idle.len()), "{} buffers", idle.len());
-        assert!(idle.iter().all(|buffer| buffer.len() == hasher.params.block_count()));
+        assert!(
+            idle.iter()
+                .all(|buffer| buffer.len() == hasher.params.block_count())
+        );
     }
 
     #[tokio::test]
