@@ -69,6 +69,10 @@ base="http://127.0.0.1:$port"
 # Production mode with the request and login limits lifted: the bursts must reach the
 # password hasher, which is what holds the memory.
 jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+# No mail in the bench: the guard refuses the dev file mailer in prod, so the account mails are off.
+export EMAIL_VERIFICATION=false REQUIRE_VERIFIED_EMAIL=false PASSWORD_RESET=false \
+  PUBLIC_URL=https://bench.example.com MFA_ENCRYPTION_KEY="$mfa_key"
 export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" REDIS_URL="$redis_url" \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=error JWT_SECRET="$jwt_secret" \
   RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000 \
