@@ -505,7 +505,11 @@ async fn hostile_values_on_every_route_get_4xx_problems_and_never_panic() {
         "since",
         "until",
     ] {
-        for value in hostile_strings() {
+        // Longer ones cannot be sent in a URI at all (the client refuses past 64 KiB).
+        for value in hostile_strings()
+            .into_iter()
+            .filter(|value| value.len() <= 10_000)
+        {
             let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
             let path = format!("/api/v1/admin/audit-events?entity_type=user&{filter}={value}");
             let request = probe.request(Method::GET, &path).bearer_auth(&admin.access);
