@@ -4,7 +4,8 @@
 #
 # Prints:
 #   1. two bursts of 128 concurrent logins: statuses, peak RSS (sampled and the kernel's
-#      high-water mark) against the bound (BENCH_RSS_BOUND_MB, default 256);
+#      high-water mark) against the bound (BENCH_RSS_BOUND_MB, default 256), then the RSS after
+#      BENCH_IDLE_SECONDS idle (what was released);
 #   2. a soak (BENCH_SOAK_SECONDS, default 60): GET auth/me on 64 connections plus POST
 #      auth/login on 4, with GET /health/live sampled alongside: errors, /health/live p50/p99,
 #      RSS before, peak and after, then after BENCH_IDLE_SECONDS (default 10) idle.
@@ -68,6 +69,10 @@ base="http://127.0.0.1:$port"
 # Production mode with the request and login limits lifted: the bursts must reach the
 # password hasher, which is what holds the memory.
 jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+# No mail in the bench: the guard refuses the dev file mailer in prod, so the account mails are off.
+export EMAIL_VERIFICATION=false REQUIRE_VERIFIED_EMAIL=false PASSWORD_RESET=false \
+  PUBLIC_URL=https://bench.example.com MFA_ENCRYPTION_KEY="$mfa_key"
 export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" REDIS_URL="$redis_url" \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=error JWT_SECRET="$jwt_secret" \
   RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000 \
@@ -94,7 +99,7 @@ status=0
 say "machine: $(nproc) cores; hashing slots: ${PASSWORD_HASH_MAX_CONCURRENT:-one per core}, queue timeout ${PASSWORD_HASH_QUEUE_TIMEOUT_MS:-2000} ms"
 say "2 bursts of $burst concurrent logins (bound ${bound_mb} MiB)"
 python3 "$repo/ci/bench_memory.py" burst "$base" "$server_pid" "$login_email" "$password" \
-  "$burst" 2 "$bound_mb" || status=1
+  "$burst" 2 "$bound_mb" "$idle_seconds" || status=1
 if [ "$soak_seconds" -gt 0 ]; then
   say "soak: ${soak_seconds}s of auth/me x64 + login x4, then ${idle_seconds}s idle"
   python3 "$repo/ci/bench_memory.py" soak "$base" "$server_pid" "$login_email" "$password" \

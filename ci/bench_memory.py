@@ -2,7 +2,7 @@
 """Load driver of ci/bench-memory.sh: login bursts and a mixed soak against a running app,
 with the server's resident memory read from /proc/PID/status.
 
-Usage: bench_memory.py burst BASE PID EMAIL PASSWORD CONCURRENCY ROUNDS BOUND_MB
+Usage: bench_memory.py burst BASE PID EMAIL PASSWORD CONCURRENCY ROUNDS BOUND_MB IDLE_SECONDS
        bench_memory.py soak  BASE PID EMAIL PASSWORD ME_EMAIL SECONDS IDLE_SECONDS
 
 Exit status 1 when a check fails: a 5xx other than 503 with Retry-After, a connection error,
@@ -90,9 +90,10 @@ def login_once(base, email, password, tally, barrier=None):
         tally.error("login", error)
 
 
-def burst(base, pid, email, password, concurrency, rounds, bound_mb):
+def burst(base, pid, email, password, concurrency, rounds, bound_mb, idle_seconds):
     ok = True
-    print(f"  RSS before: {mib(rss_kib(pid))}")
+    before = rss_kib(pid)
+    print(f"  RSS before: {mib(before)}")
     for round_number in range(1, rounds + 1):
         tally = Tally()
         barrier = threading.Barrier(concurrency)
@@ -121,6 +122,10 @@ def burst(base, pid, email, password, concurrency, rounds, bound_mb):
     high_water = rss_kib(pid, "VmHWM")
     verdict = "ok" if high_water <= bound_mb * 1024 else "FAIL"
     print(f"  peak RSS (VmHWM) {mib(high_water)} against the bound {bound_mb} MiB: {verdict}")
+    time.sleep(idle_seconds)
+    idle = rss_kib(pid)
+    print(f"  after {idle_seconds} s idle: RSS {mib(idle)} (released {mib(max(0, high_water - idle))} "
+          f"of the peak; {mib(max(0, idle - before))} above the RSS before the bursts)")
     return ok and verdict == "ok"
 
 
@@ -213,7 +218,8 @@ def main(argv):
     mode = argv[1]
     if mode == "burst":
         base, pid, email, password = argv[2], int(argv[3]), argv[4], argv[5]
-        ok = burst(base, pid, email, password, int(argv[6]), int(argv[7]), int(argv[8]))
+        ok = burst(base, pid, email, password, int(argv[6]), int(argv[7]), int(argv[8]),
+                   int(argv[9]))
     elif mode == "soak":
         base, pid, email, password, me_email = argv[2], int(argv[3]), argv[4], argv[5], argv[6]
         ok = soak(base, pid, email, password, me_email, int(argv[7]), int(argv[8]))

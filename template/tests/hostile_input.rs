@@ -342,8 +342,218 @@ async fn hostile_values_on_every_route_get_4xx_problems_and_never_panic() {
         probe.check(request, &format!("GET {path}")).await;
     }
 
+    // The account, MFA{% if example_resource %} and article{% endif %} routes: hostile values in each
+    // field of an otherwise valid body.
+    let link_token = "A".repeat(43);
+{%- if example_resource %}
+    let created = app
+        .client
+        .post(app.url("/api/v1/articles"))
+        .bearer_auth(&user.access)
+        .json(&json!({"title": "Hostile", "body": "input", "published": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let article: Value = created.json().await.unwrap();
+    let article = article["id"].as_str().unwrap().to_owned();
+{%- endif %}
+    let user_token = Some(user.access.as_str());
+    let field_routes: Vec<(Method, String, Value, Option<&str>)> = vec![
+        (
+            Method::POST,
+            "/api/v1/auth/verify-email".to_owned(),
+            json!({"token": link_token}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/verify-email/resend".to_owned(),
+            json!({"email": "ana@example.com"}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/password-reset".to_owned(),
+            json!({"email": "ana@example.com"}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/password-reset/confirm".to_owned(),
+            json!({"token": link_token, "new_password": OTHER_PASSWORD}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/mfa/verify".to_owned(),
+            json!({"ticket": link_token, "code": "123456"}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/mfa/verify".to_owned(),
+            json!({"ticket": link_token, "recovery_code": "abcd-efgh-ijkl-mnop"}),
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/mfa/totp/confirm".to_owned(),
+            json!({"code": "123456"}),
+            user_token,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/mfa/recovery-codes".to_owned(),
+            json!({"code": "123456"}),
+            user_token,
+        ),
+        (
+            Method::POST,
+            "/api/v1/auth/mfa/totp/disable".to_owned(),
+            json!({"password": PASSWORD, "code": "123456"}),
+            user_token,
+        ),
+{%- if example_resource %}
+        (
+            Method::POST,
+            "/api/v1/articles".to_owned(),
+            json!({"title": "t", "body": "b", "published": false}),
+            user_token,
+        ),
+        (
+            Method::PATCH,
+            format!("/api/v1/articles/{article}"),
+            json!({"title": "t", "body": "b"}),
+            user_token,
+        ),
+        (
+            Method::POST,
+            format!("/api/v1/articles/{article}/comments"),
+            json!({"body": "b"}),
+            user_token,
+        ),
+{%- endif %}
+    ];
+    for (method, path, valid, token) in &field_routes {
+        let send = |body: reqwest::RequestBuilder| {
+            let request = body.header("If-Match", "*");
+            match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+        };
+        let fields: Vec<String> = valid.as_object().unwrap().keys().cloned().collect();
+        for field in &fields {
+            let mut values: Vec<Value> = hostile_strings().into_iter().map(Value::from).collect();
+            values.extend(wrong_types());
+            for value in values {
+                let mut body = valid.clone();
+                body[field.as_str()] = value;
+                let request = send(probe.request(method.clone(), path)).json(&body);
+                probe
+                    .check(request, &format!("{method} {path} with {field}"))
+                    .await;
+            }
+        }
+        for raw in hostile_bodies() {
+            let request = send(probe.request(method.clone(), path))
+                .header(CONTENT_TYPE, "application/json")
+                .body(raw);
+            probe
+                .check(request, &format!("{method} {path} with a raw body"))
+                .await;
+        }
+    }
+
+    // The other lists: pagination past every bound, and hostile audit filters.
+    let lists = ["/api/v1/admin/audit-events".to_owned()];
+{%- if example_resource %}
+    let lists: Vec<String> = lists
+        .into_iter()
+        .chain([
+            "/api/v1/articles".to_owned(),
+            format!("/api/v1/articles/{article}/comments"),
+            "/api/v1/admin/articles/deleted".to_owned(),
+        ])
+        .collect();
+{%- endif %}
+    for list in &lists {
+        for number in hostile_numbers() {
+            for query in [format!("page={number}"), format!("per_page={number}")] {
+                let path = format!("{list}?{query}");
+                let request = probe.request(Method::GET, &path).bearer_auth(&admin.access);
+                probe.check(request, &format!("GET {path}")).await;
+            }
+        }
+        let path = format!("{list}?page=18446744073709551615&per_page=100");
+        let response = app
+            .client
+            .get(app.url(&path))
+            .bearer_auth(&admin.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}"
+        );
+    }
+    for filter in [
+        "actor_id",
+        "entity_type",
+        "entity_id",
+        "action",
+        "since",
+        "until",
+    ] {
+        // Longer ones cannot be sent in a URI at all (the client refuses past 64 KiB).
+        for value in hostile_strings()
+            .into_iter()
+            .filter(|value| value.len() <= 10_000)
+        {
+            let value: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+            let path = format!("/api/v1/admin/audit-events?entity_type=user&{filter}={value}");
+            let request = probe.request(Method::GET, &path).bearer_auth(&admin.access);
+            probe
+                .check(request, &format!("GET audit-events with {filter}"))
+                .await;
+        }
+    }
+
+    // Path ids that are not UUIDs on the routes that take one.
+    let id_routes = [(Method::DELETE, "/api/v1/admin/users/{id}/mfa")];
+{%- if example_resource %}
+    let id_routes: Vec<(Method, &str)> = id_routes
+        .into_iter()
+        .chain([
+            (Method::GET, "/api/v1/articles/{id}"),
+            (Method::PATCH, "/api/v1/articles/{id}"),
+            (Method::DELETE, "/api/v1/articles/{id}"),
+            (Method::GET, "/api/v1/articles/{id}/comments"),
+            (Method::DELETE, "/api/v1/articles/{id}/comments/{id}"),
+            (Method::POST, "/api/v1/admin/articles/{id}/restore"),
+            (Method::DELETE, "/api/v1/admin/articles/{id}"),
+        ])
+        .collect();
+{%- endif %}
+    for (method, template) in id_routes {
+        for id in hostile_ids.iter().copied().chain([long_id.as_str()]) {
+            let path = template.replace("{id}", id);
+            let request = probe
+                .request(method.clone(), &path)
+                .bearer_auth(&admin.access)
+                .header("If-Match", "*")
+                .json(&json!({"title": "t"}));
+            probe
+                .check(request, &format!("{method} {template} with {id}"))
+                .await;
+        }
+    }
+
     assert!(
-        probe.checked > 300,
+        probe.checked > 1_000,
         "only {} requests checked",
         probe.checked
     );

@@ -58,15 +58,19 @@ impl From<audit_events::Model> for AuditEventView {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Page number, from 1.
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<u64>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
     /// Only events by this user.
     pub actor_id: Option<Uuid>,
     /// Only events on this kind of entity (`article`, `user`…).
+    #[param(pattern = r"^[a-z][a-z0-9_]{0,63}$")]
     pub entity_type: Option<String>,
     /// Only events on this entity (with `entity_type`).
+    #[param(pattern = r"^[A-Za-z0-9._:-]{1,128}$")]
     pub entity_id: Option<String>,
     #[param(inline)]
     pub action: Option<AuditAction>,
@@ -74,6 +78,23 @@ pub struct AuditQuery {
     pub since: Option<DateTime<Utc>>,
     /// Events before this time (RFC 3339).
     pub until: Option<DateTime<Utc>>,
+}
+
+/// What the code records as an entity type (`AuditEvent::on`): anything else matches nothing,
+/// and is refused before it reaches the database (which rejects NUL bytes with an error).
+fn is_entity_type(value: &str) -> bool {
+    let mut bytes = value.bytes();
+    value.len() <= 64
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Entity ids are UUIDs or other printable keys.
+fn is_entity_id(value: &str) -> bool {
+    (1..=128).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'_' | b'-'))
 }
 
 /// List audit events
@@ -99,6 +120,22 @@ async fn list_audit_events(
         && since >= until
     {
         return Err(pagination::invalid("until", "must be later than `since`"));
+    }
+    if let Some(entity_type) = &query.entity_type
+        && !is_entity_type(entity_type)
+    {
+        return Err(pagination::invalid(
+            "entity_type",
+            "must be a lower-case identifier (`article`, `user`…)",
+        ));
+    }
+    if let Some(entity_id) = &query.entity_id
+        && !is_entity_id(entity_id)
+    {
+        return Err(pagination::invalid(
+            "entity_id",
+            "must be 1 to 128 letters, digits or `.:_-`",
+        ));
     }
     if query.entity_id.is_some() && query.entity_type.is_none() {
         return Err(pagination::invalid(
@@ -136,4 +173,21 @@ async fn list_audit_events(
         .map(AuditEventView::from)
         .collect();
     Ok(Json(page.envelope(items, total)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{is_entity_id, is_entity_type};
+
+    #[test]
+    fn entity_filters_are_identifiers_only() {
+        assert!(is_entity_type("article") && is_entity_type("user_totp"));
+        for bad in ["", "Article", "1user", "a\0b", "a b", &"a".repeat(65)] {
+            assert!(!is_entity_type(bad), "{bad:?}");
+        }
+        assert!(is_entity_id("0b6c2f9e-8d1a-4c55-9a0e-3f1d2c4b5a69") && is_entity_id("42"));
+        for bad in ["", "a\0", "a/b", "%", &"1".repeat(129)] {
+            assert!(!is_entity_id(bad), "{bad:?}");
+        }
+    }
 }

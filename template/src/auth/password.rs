@@ -1,10 +1,10 @@
 //! Password hashing (argon2id) and the password policy (NIST SP 800-63B style).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHash, Version};
 use serde::Deserialize;
 use tokio::sync::Semaphore;
 
@@ -59,15 +59,49 @@ pub enum PasswordHashError {
     Busy,
 }
 
+/// Argon2 working memory (`memory_kib` per run), allocated the first time a slot needs it and
+/// reused by every later run, so hashing holds at most `slots × memory_kib`, whatever the load.
+///
+/// Why not let argon2 allocate per run: each fresh 19 MiB block is served by the glibc arena of
+/// whichever blocking thread runs the hash, and glibc keeps freed blocks that size cached in
+/// that arena (its mmap threshold rises to the largest mapping freed). A burst of logins spread
+/// over the blocking pool's threads left one such block resident per arena: 505 MiB after two
+/// bursts of 128 logins, where the slots alone need 38 MiB.
+struct WorkingMemory {
+    blocks_per_run: usize,
+    /// Buffers not in use; there are never more buffers than slots.
+    idle: Mutex<Vec<Vec<Block>>>,
+}
+
+impl WorkingMemory {
+    fn take(&self) -> Vec<Block> {
+        let reused = self
+            .idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .pop();
+        reused.unwrap_or_else(|| vec![Block::new(); self.blocks_per_run])
+    }
+
+    fn give_back(&self, blocks: Vec<Block>) {
+        self.idle
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(blocks);
+    }
+}
+
 /// Hashes and verifies passwords on the blocking pool: one argon2id run takes tens of
 /// milliseconds of CPU, which would stall every other request sharing the async worker.
 ///
 /// Each run also holds `memory_kib` of RAM, so runs are bounded by a semaphore: a burst of
-/// logins queues (for `queue_timeout` at most, then 503) instead of multiplying the memory.
+/// logins queues (for `queue_timeout` at most, then 503) instead of multiplying the memory, and
+/// each slot's memory is allocated once ([`WorkingMemory`]).
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     slots: Arc<Semaphore>,
+    memory: Arc<WorkingMemory>,
     queue_timeout: Duration,
     /// Hash of a random password with the same parameters, verified when the account does not
     /// exist so that an unknown email costs exactly what a wrong password costs.
@@ -91,32 +125,37 @@ impl PasswordHasher {
             None,
         )
         .map_err(|error| PasswordHashError::Parameters(error.to_string()))?;
-        let dummy_password = crate::auth::random_token();
-        let dummy_hash = {
-            let params = params.clone();
-            tokio::task::spawn_blocking(move || hash_blocking(&params, dummy_password.as_bytes()))
-                .await??
-        };
-        Ok(Self {
+        let memory = Arc::new(WorkingMemory {
+            blocks_per_run: params.block_count(),
+            idle: Mutex::new(Vec::new()),
+        });
+        let mut hasher = Self {
             params,
             slots: Arc::new(Semaphore::new(settings.concurrency())),
+            memory,
             queue_timeout: settings.queue_timeout,
-            dummy_hash: dummy_hash.into(),
-        })
+            dummy_hash: Arc::from(""),
+        };
+        hasher.dummy_hash = hasher.hash(crate::auth::random_token()).await?.into();
+        Ok(hasher)
     }
 
-    /// Runs `job` on the blocking pool once a slot is free. The slot is released when the job
-    /// ends, even if the request that asked for it was dropped meanwhile.
+    /// Runs `job` with a slot's working memory on the blocking pool once a slot is free. The
+    /// slot is released when the job ends, even if the request that asked for it was dropped
+    /// meanwhile.
     async fn run_bounded<T: Send + 'static>(
         &self,
-        job: impl FnOnce() -> T + Send + 'static,
+        job: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> Result<T, PasswordHashError> {
         let slot = tokio::time::timeout(self.queue_timeout, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| PasswordHashError::Busy)?
             .map_err(|_| PasswordHashError::Busy)?;
+        let memory = Arc::clone(&self.memory);
         let output = tokio::task::spawn_blocking(move || {
-            let output = job();
+            let mut blocks = memory.take();
+            let output = job(&mut blocks);
+            memory.give_back(blocks);
             drop(slot);
             output
         })
@@ -131,7 +170,7 @@ impl PasswordHasher {
     /// Returns a PHC string (`$argon2id$v=19$m=…`) with a fresh random salt.
     pub async fn hash(&self, password: String) -> Result<String, PasswordHashError> {
         let params = self.params.clone();
-        self.run_bounded(move || hash_blocking(&params, password.as_bytes()))
+        self.run_bounded(move |blocks| hash_with_memory(&params, password.as_bytes(), blocks))
             .await?
     }
 
@@ -145,27 +184,68 @@ impl PasswordHasher {
         let account_exists = stored_hash.is_some();
         let hash = stored_hash.unwrap_or_else(|| self.dummy_hash.to_string());
         let matches = self
-            .run_bounded(move || {
-                // The PHC string carries its own parameters; the instance's only matter for
-                // hashing.
-                argon2_instance(&Params::DEFAULT)
-                    .verify_password(password.as_bytes(), hash.as_str())
-                    .is_ok()
-            })
+            .run_bounded(move |blocks| verify_with_memory(password.as_bytes(), &hash, blocks))
             .await?;
         Ok(matches && account_exists)
     }
 }
 
-fn argon2_instance(params: &Params) -> Argon2<'static> {
+fn hash_with_memory(
+    params: &Params,
+    password: &[u8],
+    blocks: &mut [Block],
+) -> Result<String, PasswordHashError> {
+    let hashing = |error: &dyn std::fmt::Display| PasswordHashError::Hashing(error.to_string());
+    let salt = argon2::password_hash::try_generate_salt().map_err(|error| hashing(&error))?;
+    let salt = Salt::new(&salt).map_err(|error| hashing(&error))?;
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(password, &salt, &mut output, blocks)
+        .map_err(|error| hashing(&error))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|error| hashing(&error))?,
+        salt: Some(salt),
+        hash: Some(Output::new(&output).map_err(|error| hashing(&error))?),
+    };
+    Ok(hash.to_string())
 }
 
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, PasswordHashError> {
-    argon2_instance(params)
-        .hash_password(password)
-        .map(|hash| hash.to_string())
-        .map_err(|error| PasswordHashError::Hashing(error.to_string()))
+/// Recomputes the hash with the parameters, salt and output length the PHC string carries (they
+/// may predate the current settings) and compares in constant time (`Output`'s `==`). A stored
+/// hash needing more memory than a slot holds (its `m` was above today's) gets its own buffer.
+fn verify_with_memory(password: &[u8], stored: &str, blocks: &mut [Block]) -> bool {
+    let Ok(stored) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(stored.algorithm.as_str()) else {
+        return false;
+    };
+    let Ok(version) = stored
+        .version
+        .map_or(Ok(Version::default()), Version::try_from)
+    else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&stored) else {
+        return false;
+    };
+    let needed = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut output = [0u8; Output::MAX_LENGTH];
+    let Some(output) = output.get_mut(..expected.len()) else {
+        return false;
+    };
+    let computed = if needed <= blocks.len() {
+        argon2.hash_password_into_with_memory(password, salt, output, blocks)
+    } else {
+        argon2.hash_password_into(password, salt, output)
+    };
+    computed.is_ok() && Output::new(output).is_ok_and(|output| output == *expected)
 }
 
 /// NIST SP 800-63B: length bounds and a strength estimate from real password data (zxcvbn's
@@ -395,6 +475,73 @@ mod tests {
                 .verify("violet-harbour-tractor-88".to_owned(), Some(hash))
                 .await
                 .expect("verification runs")
+        );
+    }
+
+    #[tokio::test]
+    async fn hashes_interoperate_with_the_argon2_crate_whatever_their_memory_cost() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = PasswordHasher::new(&Argon2Settings::default())
+            .await
+            .expect("default parameters are valid");
+        // Made by argon2's own allocating API, with twice a slot's memory (a costlier setting
+        // of the past): verified with a buffer of its own.
+        let costlier = Params::new(2 * OWASP_MIN_MEMORY_KIB, 1, 1, None).expect("valid");
+        let theirs = Argon2::new(Algorithm::Argon2id, Version::V0x13, costlier)
+            .hash_password(b"violet-harbour-tractor-87")
+            .expect("hashing works")
+            .to_string();
+        assert!(
+            hasher
+                .verify("violet-harbour-tractor-87".to_owned(), Some(theirs.clone()))
+                .await
+                .expect("verification runs")
+        );
+        assert!(
+            !hasher
+                .verify("violet-harbour-tractor-88".to_owned(), Some(theirs))
+                .await
+                .expect("verification runs")
+        );
+        let ours = hasher
+            .hash("violet-harbour-tractor-87".to_owned())
+            .await
+            .expect("hashing works");
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        assert!(
+            Argon2::default()
+                .verify_password(b"violet-harbour-tractor-87", &parsed)
+                .is_ok()
+        );
+        assert!(
+            !hasher
+                .verify(
+                    "violet-harbour-tractor-87".to_owned(),
+                    Some("$argon2id$v=19$x".into())
+                )
+                .await
+                .expect("verification runs")
+        );
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_allocated_once_per_slot_and_reused() {
+        let settings = Argon2Settings {
+            max_concurrent: 2,
+            ..Argon2Settings::default()
+        };
+        let hasher = PasswordHasher::new(&settings)
+            .await
+            .expect("default parameters are valid");
+        let runs = (0..8).map(|i| hasher.hash(format!("violet-harbour-tractor-{i}")));
+        for hash in futures::future::join_all(runs).await {
+            hash.expect("hashing works");
+        }
+        let idle = hasher.memory.idle.lock().expect("not poisoned");
+        assert!((1..=2).contains(&idle.len()), "{} buffers", idle.len());
+        assert!(
+            idle.iter()
+                .all(|buffer| buffer.len() == hasher.params.block_count())
         );
     }
 

@@ -48,8 +48,9 @@ pub fn routes() -> DeclaredRoutes {
 
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct ResetConfirmation {
-    /// The `token` of the reset link.
+    /// The `token` of the reset link (43 characters).
     #[validate(length(min = 1, max = 256, message = "must be the token of the link"))]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     pub token: String,
     #[schema(format = Password)]
     pub new_password: String,
@@ -77,7 +78,7 @@ fn password_fingerprint(password_hash: &str) -> String {
     request_body = EmailAddress,
     responses(
         (status = 202, description = "Accepted (whether or not a mail was sent)", body = Accepted),
-        (status = 422, description = "Missing email", body = Problem),
+        (status = 422, description = "Missing or malformed email", body = Problem),
         (status = 429, description = "Too many requests", body = Problem),
     )
 )]
@@ -86,7 +87,7 @@ async fn request_reset(
     ValidatedJson(request): ValidatedJson<EmailAddress>,
 ) -> Result<(StatusCode, Json<Accepted>), AuthError> {
     let settings = &state.settings;
-    let email = request.email.trim().to_lowercase();
+    let email = request.normalized()?;
     // Counted for every address, known or not: the same work on both paths.
     let requests_this_hour = state
         .kv

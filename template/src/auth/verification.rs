@@ -24,8 +24,9 @@ use crate::auth::access::{Access, DeclaredRoutes};
 use crate::auth::account_error::AccountError;
 use crate::auth::error::AuthError;
 use crate::auth::mail_tokens::{Purpose, sha256_hex};
+use crate::auth::normalize_email;
 use crate::entities::users;
-use crate::error::Problem;
+use crate::error::{AppError, FieldError, Problem};
 use crate::extract::ValidatedJson;
 use crate::mail::templates::Template;
 use crate::state::AppState;
@@ -41,6 +42,7 @@ pub fn routes() -> DeclaredRoutes {
 pub struct LinkToken {
     /// The `token` of the link (43 characters).
     #[validate(length(min = 1, max = 256, message = "must be the token of the link"))]
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     pub token: String,
 }
 
@@ -52,9 +54,21 @@ impl std::fmt::Debug for LinkToken {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct EmailAddress {
-    #[schema(example = "ana@example.com")]
-    #[validate(length(min = 1, max = 254, message = "must be an email address"))]
+    #[schema(example = "ana@example.com", format = Email, max_length = 254)]
     pub email: String,
+}
+
+impl EmailAddress {
+    /// The normalised address, or 422: nothing malformed reaches the store keys or the
+    /// database (which rejects NUL bytes with an error).
+    pub fn normalized(&self) -> Result<String, AuthError> {
+        normalize_email(&self.email).map_err(|message| {
+            AuthError::App(AppError::Validation(vec![FieldError {
+                field: "email".to_owned(),
+                message: message.to_owned(),
+            }]))
+        })
+    }
 }
 
 /// The same answer whatever happened, so it tells nothing about which addresses have accounts.
@@ -151,7 +165,7 @@ async fn verify_email(
     request_body = EmailAddress,
     responses(
         (status = 202, description = "Accepted (whether or not a mail was sent)", body = Accepted),
-        (status = 422, description = "Missing email", body = Problem),
+        (status = 422, description = "Missing or malformed email", body = Problem),
         (status = 429, description = "Too many requests", body = Problem),
     )
 )]
@@ -159,7 +173,7 @@ async fn resend_verification(
     State(state): State<AppState>,
     ValidatedJson(request): ValidatedJson<EmailAddress>,
 ) -> Result<(StatusCode, Json<Accepted>), AuthError> {
-    let email = request.email.trim().to_lowercase();
+    let email = request.normalized()?;
     let sent_this_hour = state
         .kv
         .increment_with_ttl(

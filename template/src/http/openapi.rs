@@ -267,6 +267,24 @@ fn constrain_request_schemas(schemas: &mut Map<String, Value>, settings: &Settin
     constrain(schemas, "Credentials", "email", &email);
     constrain(schemas, "Credentials", "password", &password);
     constrain(schemas, "ChangePasswordRequest", "new_password", &password);
+    constrain(schemas, "ResetConfirmation", "new_password", &password);
+    // The MFA steps take a code from the app or a recovery code, never both.
+    for schema in ["VerifyRequest", "DisableRequest"] {
+        exactly_one_of(schemas, schema, ["code", "recovery_code"]);
+    }
+}
+
+/// Requires exactly one of two optional properties (serde cannot say it, JSON Schema can).
+fn exactly_one_of(schemas: &mut Map<String, Value>, schema: &str, properties: [&str; 2]) {
+    let Some(target) = schemas.get_mut(schema).and_then(Value::as_object_mut) else {
+        tracing::warn!(schema, "OpenAPI schema to constrain not found");
+        return;
+    };
+    let [first, second] = properties;
+    target.insert(
+        "oneOf".to_owned(),
+        json!([{"required": [first]}, {"required": [second]}]),
+    );
 }
 
 fn constrain(schemas: &mut Map<String, Value>, schema: &str, property: &str, rules: &Value) {

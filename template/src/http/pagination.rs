@@ -10,6 +10,9 @@ use crate::error::{AppError, FieldError};
 
 pub const DEFAULT_PER_PAGE: u64 = 20;
 pub const MAX_PER_PAGE: u64 = 100;
+/// Far beyond any real table, and small enough that `(page - 1) * per_page` always fits the
+/// database's signed 64-bit OFFSET (sea-orm's paginator multiplies them unchecked).
+pub const MAX_PAGE: u64 = 1_000_000_000;
 
 /// One page of a list, with what a client needs to fetch the others.
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,12 +33,13 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    /// `page` from 1, `per_page` from 1 to [`MAX_PER_PAGE`]; absent values take the defaults.
+    /// `page` from 1 to [`MAX_PAGE`], `per_page` from 1 to [`MAX_PER_PAGE`]; absent values take
+    /// the defaults.
     pub fn new(page: Option<u64>, per_page: Option<u64>) -> Result<PageRequest, AppError> {
         let page = page.unwrap_or(1);
         let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE);
-        if page == 0 {
-            return Err(invalid("page", "must be at least 1"));
+        if page == 0 || page > MAX_PAGE {
+            return Err(invalid("page", format!("must be between 1 and {MAX_PAGE}")));
         }
         if per_page == 0 || per_page > MAX_PER_PAGE {
             return Err(invalid(
@@ -92,6 +96,8 @@ mod tests {
             (Some(0), None),
             (None, Some(0)),
             (None, Some(MAX_PER_PAGE + 1)),
+            (Some(MAX_PAGE + 1), None),
+            (Some(u64::MAX), Some(MAX_PER_PAGE)),
         ] {
             assert!(
                 PageRequest::new(page, per_page).is_err(),
@@ -99,5 +105,7 @@ mod tests {
             );
         }
         assert_eq!(PageRequest::new(Some(3), Some(7)).unwrap().index(), 2);
+        let last = PageRequest::new(Some(MAX_PAGE), Some(MAX_PER_PAGE)).unwrap();
+        assert!(i64::try_from(last.index() * last.per_page).is_ok());
     }
 }

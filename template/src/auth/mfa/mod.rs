@@ -17,6 +17,7 @@ pub mod secret_box;
 use std::time::Duration;
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum_extra::extract::cookie::CookieJar;
@@ -81,18 +82,22 @@ pub struct RecoveryCodes {
 /// A current code from the authenticator app.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 pub struct CodeRequest {
-    #[schema(example = "123456")]
+    #[schema(example = "123456", pattern = r"^[0-9]{6}$")]
     pub code: String,
 }
 
 #[derive(Deserialize, Validate, ToSchema)]
 pub struct VerifyRequest {
     /// The `mfa_ticket` of the login answer.
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
     pub ticket: String,
     /// A 6-digit code; or give `recovery_code` instead.
     #[serde(default)]
+    #[schema(nullable = false, pattern = r"^[0-9]{6}$")]
     pub code: Option<String>,
+    /// One of the recovery codes (`xxxx-xxxx-xxxx-xxxx`); or give `code` instead.
     #[serde(default)]
+    #[schema(nullable = false, pattern = r"^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$")]
     pub recovery_code: Option<String>,
 }
 
@@ -108,8 +113,11 @@ pub struct DisableRequest {
     pub password: String,
     /// A 6-digit code; or give `recovery_code` instead.
     #[serde(default)]
+    #[schema(nullable = false, pattern = r"^[0-9]{6}$")]
     pub code: Option<String>,
+    /// One of the recovery codes (`xxxx-xxxx-xxxx-xxxx`); or give `code` instead.
     #[serde(default)]
+    #[schema(nullable = false, pattern = r"^[A-Za-z2-7]{4}(-?[A-Za-z2-7]{4}){3}$")]
     pub recovery_code: Option<String>,
 }
 
@@ -671,13 +679,15 @@ async fn verify(
         (status = 401, description = "No valid access token", body = Problem),
         (status = 403, description = "The caller's roles do not allow this", body = Problem),
         (status = 404, description = "No such user, or no MFA to reset", body = Problem),
+        (status = 422, description = "The id is not a UUID", body = Problem),
     )
 )]
 async fn admin_reset(
     State(state): State<AppState>,
     admin: CurrentUser,
-    Path(id): Path<Uuid>,
+    path: Result<Path<Uuid>, PathRejection>,
 ) -> Result<StatusCode, AuthError> {
+    let Path(id) = path.map_err(|_| invalid_field("id", "must be a UUID"))?;
     let transaction = state.db.begin().await?;
     let removed = delete_mfa(&transaction, id).await?;
     transaction.commit().await?;

@@ -12,6 +12,8 @@ pub const TITLE_MAX: u64 = 200;
 pub const BODY_MAX: u64 = 100_000;
 pub const COMMENT_MAX: u64 = 10_000;
 
+/// Text fields: a character that is neither white space nor NUL, and no NUL anywhere (the
+/// schemas state it as `pattern = r"^\s*[^\s\u0000][^\u0000]*$"`).
 fn not_blank(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new("blank").with_message("must not be blank".into()));
@@ -30,10 +32,19 @@ fn not_blank(value: &str) -> Result<(), ValidationError> {
 #[serde(deny_unknown_fields)]
 pub struct NewArticle {
     #[validate(length(min = 1, max = TITLE_MAX), custom(function = "not_blank"))]
-    #[schema(example = "Shipping on day one", max_length = 200)]
+    #[schema(
+        example = "Shipping on day one",
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+    )]
     pub title: String,
     #[validate(length(min = 1, max = BODY_MAX), custom(function = "not_blank"))]
-    #[schema(max_length = 100000)]
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+    )]
     pub body: String,
     /// Drafts (the default) are visible to their author and admins only.
     #[serde(default)]
@@ -45,10 +56,18 @@ pub struct NewArticle {
 #[serde(deny_unknown_fields)]
 pub struct ArticleChanges {
     #[validate(length(min = 1, max = TITLE_MAX), custom(function = "not_blank"))]
-    #[schema(max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+    )]
     pub title: Option<String>,
     #[validate(length(min = 1, max = BODY_MAX), custom(function = "not_blank"))]
-    #[schema(max_length = 100000)]
+    #[schema(
+        min_length = 1,
+        max_length = 100000,
+        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+    )]
     pub body: Option<String>,
     pub published: Option<bool>,
 }
@@ -108,9 +127,11 @@ pub enum ArticleSort {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListArticlesQuery {
-    /// Page number, from 1.
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<u64>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
     /// Sort order (default `-created_at`, newest first); ties are broken by id.
     #[param(inline)]
@@ -126,9 +147,11 @@ pub struct ListArticlesQuery {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// Page number, from 1.
+    /// Page number, from 1 (default 1).
+    #[param(minimum = 1, maximum = 1_000_000_000)]
     pub page: Option<u64>,
     /// Items per page, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub per_page: Option<u64>,
 }
 
@@ -136,7 +159,11 @@ pub struct PageQuery {
 #[serde(deny_unknown_fields)]
 pub struct NewComment {
     #[validate(length(min = 1, max = COMMENT_MAX), custom(function = "not_blank"))]
-    #[schema(max_length = 10000)]
+    #[schema(
+        min_length = 1,
+        max_length = 10000,
+        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+    )]
     pub body: String,
 }
 

@@ -269,8 +269,13 @@ async fn update_article(
     path: Result<Path<Uuid>, PathRejection>,
     ValidatedJson(changes): ValidatedJson<ArticleChanges>,
 ) -> Result<Response, ResourceError> {
+    // A change without `If-Match` is refused before anything is read: 428 whatever the id.
+    let if_match = IfMatch::from_headers(&headers);
+    if if_match == IfMatch::Absent {
+        return Err(ResourceError::PreconditionRequired);
+    }
     let article = find_writable(&state, &user, article_id(path)?).await?;
-    IfMatch::from_headers(&headers).require(article.version)?;
+    if_match.require(article.version)?;
 
     let mut model: articles::ActiveModel = article.clone().into();
     let mut changed = Vec::new();
