@@ -362,14 +362,16 @@ async fn revocation_of_many_sessions_is_one_step(use_redis: bool) {
     assert_every_session_refused(&app, &sample, &current).await;
     assert_eq!(app.state.auth.tokens.active_sessions(id).await.unwrap(), 0);
 
-    // Generous for a debug build on a loaded machine; the point is that nothing scans the
-    // sessions (which took 10–13 s at this count).
+    // Not a timing target (the figure is printed; ci/bench-memory.sh measures): a bound far
+    // below the 10–13 s a scan of this many sessions took, and far above the ~0.1 s (plus
+    // argon2 for the password change) of one step, so a loaded machine cannot flip it.
     for (what, took) in [
         ("password change", password_change),
         ("logout-all", logout_all),
     ] {
+        eprintln!("{what} with {SESSIONS} sessions: {took:?}");
         assert!(
-            took < Duration::from_secs(1),
+            took < Duration::from_secs(5),
             "{what} took {took:?} with {SESSIONS} sessions"
         );
     }
