@@ -94,6 +94,9 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     POSTGRES_PASSWORD=\"short\"\n\
                     REDIS_PASSWORD=\n\
                     MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
+{%- if storage %}
+                    STORAGE_ENCRYPTION_KEY=CHANGE_ME_storage\n\
+{%- endif %}
                     LOG_FORMAT=json";
     fs::write(&env_file, original).unwrap();
     fs::set_permissions(&env_file, fs::Permissions::from_mode(0o644)).unwrap();
@@ -113,10 +116,19 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert!(lines[5].starts_with("POSTGRES_PASSWORD="));
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
     assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
+{%- if storage %}
+    assert!(lines[8].starts_with("STORAGE_ENCRYPTION_KEY="));
+    assert!(!lines[8].contains("CHANGE_ME"));
+    assert_eq!(lines[9], "LOG_FORMAT=json");
+    assert_eq!(
+        lines.len(),
+        10,
+{%- else %}
     assert_eq!(lines[8], "LOG_FORMAT=json");
     assert_eq!(
         lines.len(),
         9,
+{%- endif %}
         "nothing appended when every key existed:\n{written}"
     );
     assert!(

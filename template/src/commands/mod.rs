@@ -4,4 +4,6 @@ pub mod db;
 pub mod doctor;
 pub mod health;
 pub mod serve;
+{%- if storage %}
 pub mod storage;
+{%- endif %}

@@ -5,6 +5,9 @@
 {% if example_resource -%}
 pub mod articles;
 {% endif -%}
+{% if storage -%}
+pub mod files;
+{% endif -%}
 pub mod health;
 pub mod openapi;
 pub mod pagination;
@@ -21,6 +24,9 @@ pub fn api_routes() -> DeclaredRoutes {
         .merge(crate::audit::routes::routes())
 {%- if example_resource %}
         .merge(articles::routes())
+{%- endif %}
+{%- if storage %}
+        .merge(files::routes())
 {%- endif %}
         .layer_with(|router, state| router.layer(crate::middleware::rate_limit::api_layer(state)))
 }
