@@ -426,7 +426,10 @@ mod tests {
                 "REDIS_URL",
                 "SMTP_HOST",
                 "PUBLIC_URL",
-                "MFA_ENCRYPTION_KEY"
+                "MFA_ENCRYPTION_KEY",
+{%- if storage %}
+                "STORAGE_ENCRYPTION_KEY",
+{%- endif %}
             ]
         );
     }

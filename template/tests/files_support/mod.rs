@@ -105,7 +105,8 @@ pub async fn upload(
 /// Uploads a file that must be accepted; answers its id.
 pub async fn uploaded(app: &TestApp, token: &str, data: &[u8]) -> Uuid {
     let response = upload(app, token, "picture.png", "image/png", data).await;
-    assert_eq!(response.status(), 201, "upload refused");
+    let status = response.status();
+    assert_eq!(status, 201, "upload refused: {}", response.text().await.unwrap_or_default());
     let body: serde_json::Value = response.json().await.expect("file metadata is JSON");
     body["id"]
         .as_str()
