@@ -276,15 +276,20 @@ impl Storage {
             .signed_url(Method::PUT, &bucket_path, BUCKET_REQUEST_TTL)
             .await
             .map_err(|error| failed("signing CreateBucket", error.to_string()))?;
-        let mut create = client.put(create_url.as_str());
-        // us-east-1 is the default location and must not be named.
-        if region != "us-east-1" {
-            create = create.body(format!(
+        // us-east-1 is the default location and must not be named; an empty body still
+        // needs its `Content-Length: 0` (S3 answers 411 without it).
+        let body = if region == "us-east-1" {
+            String::new()
+        } else {
+            format!(
                 "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
                  <LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
-            ));
-        }
-        let created = create
+            )
+        };
+        let created = client
+            .put(create_url.as_str())
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(body)
             .send()
             .await
             .map_err(|error| failed("CreateBucket", crate::error_chain::Chain(&error).to_string()))?;
