@@ -153,7 +153,7 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 /// Whether a missing test server (clamd, the S3 server) fails the test instead of skipping
-/// it: CI sets `SHAAPI_REQUIRE_TEST_SERVERS=1` after installing them.
+/// it: CI sets `SHAAPI_REQUIRE_TEST_SERVERS=1` where it installs them.
 pub fn test_servers_required() -> bool {
     std::env::var("SHAAPI_REQUIRE_TEST_SERVERS").is_ok_and(|value| value == "1")
 }
@@ -162,9 +162,9 @@ pub fn test_servers_required() -> bool {
 pub fn missing_server(reason: &str) {
     assert!(
         !test_servers_required(),
-        "{reason}, and SHAAPI_REQUIRE_TEST_SERVERS=1: install it with ci/install-test-servers.sh"
+        "{reason}, and SHAAPI_REQUIRE_TEST_SERVERS=1: install it (the CI workflow does)"
     );
-    eprintln!("skipping: {reason} (ci/install-test-servers.sh installs it)");
+    eprintln!("skipping: {reason}; the CI workflow installs it");
 }
 
 /// The first of `candidates` that exists, or the program found on `PATH`.
