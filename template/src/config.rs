@@ -788,7 +788,12 @@ impl Settings {
                 crate::files::keys::KEY_ID_MAX
             )));
         }
-        if self.storage_encryption_key.expose_secret().trim().is_empty() {
+        if self
+            .storage_encryption_key
+            .expose_secret()
+            .trim()
+            .is_empty()
+        {
             return Err(ConfigError::Invalid(
                 "STORAGE_ENCRYPTION_KEY must not be empty".to_owned(),
             ));

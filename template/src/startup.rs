@@ -126,7 +126,8 @@ impl Application {
 {%- if storage %}
         // A missing local folder is created, as `storage init` would.
         let (storage, _created) = Storage::open_creating(&settings)?;
-        let vault = Arc::new(crate::files::Vault::from_settings(&settings).map_err(StartupError::Files)?);
+        let vault =
+            Arc::new(crate::files::Vault::from_settings(&settings).map_err(StartupError::Files)?);
 {%- endif %}
         let auth = AuthServices::new(&settings, db.clone(), kv.clone()).await?;
 {%- if storage %}

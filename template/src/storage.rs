@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
-use object_store::signer::Signer;
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use reqwest::Method;
 use url::Url;
@@ -292,7 +292,12 @@ impl Storage {
             .body(body)
             .send()
             .await
-            .map_err(|error| failed("CreateBucket", crate::error_chain::Chain(&error).to_string()))?;
+            .map_err(|error| {
+                failed(
+                    "CreateBucket",
+                    crate::error_chain::Chain(&error).to_string(),
+                )
+            })?;
         let status = created.status();
         if status.is_success() {
             return Ok(BucketState::Created);

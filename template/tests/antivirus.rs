@@ -52,7 +52,11 @@ async fn start_clamd() -> Option<Server> {
     let line = String::from_utf8(output.stdout).unwrap();
     let mut fields: Vec<&str> = line.trim().splitn(3, ':').collect();
     fields[2] = SIGNATURE;
-    std::fs::write(database.join("shaapi.hdb"), format!("{}\n", fields.join(":"))).unwrap();
+    std::fs::write(
+        database.join("shaapi.hdb"),
+        format!("{}\n", fields.join(":")),
+    )
+    .unwrap();
 
     let port = closed_port();
     let config = folder.path().join("clamd.conf");
@@ -83,7 +87,9 @@ async fn start_clamd() -> Option<Server> {
         "clamd did not listen within 60 s; see its log"
     );
     // Listening is not answering: wait for PONG.
-    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
     stream.write_all(b"zPING\0").await.unwrap();
     let mut answer = Vec::new();
     let _ = stream.read_to_end(&mut answer).await;
@@ -110,9 +116,15 @@ async fn clean_files_are_stored_and_an_infected_one_is_refused_leaving_nothing()
     let detail = body["detail"].as_str().unwrap();
     assert!(detail.contains(SIGNATURE), "{detail}");
 
-    assert_eq!(files_under(folder.path()), vec![object_file(folder.path(), id)]);
     assert_eq!(
-        stored_files::Entity::find().count(&app.state.db).await.unwrap(),
+        files_under(folder.path()),
+        vec![object_file(folder.path(), id)]
+    );
+    assert_eq!(
+        stored_files::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
         1
     );
 }
@@ -129,7 +141,10 @@ async fn an_unreachable_clamd_fails_closed_with_503() {
     assert_eq!(body["dependency"], "antivirus");
     assert!(files_under(folder.path()).is_empty());
     assert_eq!(
-        stored_files::Entity::find().count(&app.state.db).await.unwrap(),
+        stored_files::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
         0
     );
 }

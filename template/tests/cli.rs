@@ -130,7 +130,7 @@ async fn doctor_for_prod_passes_with_safe_settings() {
             ("PUBLIC_URL", "https://app.example.com"),
             ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
 {%- if storage %}
-            ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_ENCRYPTION_KEY),
+            ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
 {%- endif %}
         ],
     )
@@ -159,7 +159,7 @@ async fn doctor_reads_the_dotenv_file_in_dev() {
             common::TEST_JWT_SECRET,
             common::TEST_MFA_ENCRYPTION_KEY,
 {%- if storage %}
-            common::TEST_STORAGE_ENCRYPTION_KEY,
+            common::TEST_STORAGE_KEY,
 {%- endif %}
         ),
     )

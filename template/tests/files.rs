@@ -66,8 +66,14 @@ async fn an_upload_is_sniffed_encrypted_at_rest_and_downloads_as_an_attachment()
     assert_eq!(body["sha256"], hex::encode(Sha256::digest(&plaintext)));
 
     let raw = std::fs::read(object_file(folder.path(), id)).unwrap();
-    assert!(!contains(&raw, b"quick plaintext phrase"), "plaintext on disk");
-    assert!(!contains(&raw, &plaintext[..8]), "the PNG signature is on disk");
+    assert!(
+        !contains(&raw, b"quick plaintext phrase"),
+        "plaintext on disk"
+    );
+    assert!(
+        !contains(&raw, &plaintext[..8]),
+        "the PNG signature is on disk"
+    );
     let chunks = plaintext.len().div_ceil(64 * 1024);
     assert_eq!(raw.len(), plaintext.len() + chunks * 16);
 
@@ -88,10 +94,17 @@ async fn an_upload_is_sniffed_encrypted_at_rest_and_downloads_as_an_attachment()
         headers["content-disposition"],
         "attachment; filename=\"na_ve plan.png\"; filename*=UTF-8''na%C3%AFve%20plan.png"
     );
-    assert_eq!(response.bytes().await.unwrap().as_ref(), plaintext.as_slice());
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        plaintext.as_slice()
+    );
     assert_eq!(audit_actions(&app, id).await, vec!["create"]);
 
-    let listed: Value = get_with(&app, FILES, &tokens.access).await.json().await.unwrap();
+    let listed: Value = get_with(&app, FILES, &tokens.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["items"][0]["id"], id.to_string());
 }
@@ -114,7 +127,11 @@ async fn only_the_owner_or_an_admin_reads_or_deletes_a_file_others_get_404() {
     }
     let missing = get_with(&app, &format!("{FILES}/{}", Uuid::new_v4()), &owner.access).await;
     assert_eq!(missing.status(), 404);
-    let listed: Value = get_with(&app, FILES, &stranger.access).await.json().await.unwrap();
+    let listed: Value = get_with(&app, FILES, &stranger.access)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(listed["total"], 0);
 
     let delete = |token: String| {
@@ -127,10 +144,16 @@ async fn only_the_owner_or_an_admin_reads_or_deletes_a_file_others_get_404() {
     assert_eq!(delete(stranger.access.clone()).await.status(), 404);
     let by_admin = download(&app, &admin.access, id).await;
     assert_eq!(by_admin.status(), 200);
-    assert_eq!(by_admin.bytes().await.unwrap().as_ref(), plaintext.as_slice());
+    assert_eq!(
+        by_admin.bytes().await.unwrap().as_ref(),
+        plaintext.as_slice()
+    );
 
     assert_eq!(delete(owner.access.clone()).await.status(), 204);
-    assert!(!object_file(folder.path(), id).exists(), "object left behind");
+    assert!(
+        !object_file(folder.path(), id).exists(),
+        "object left behind"
+    );
     assert_eq!(
         stored_files::Entity::find_by_id(id)
             .count(&app.state.db)
@@ -177,7 +200,14 @@ async fn refused_uploads_answer_a_clear_problem_and_leave_nothing_behind() {
         ),
         (
             "a known type not in the allow-list",
-            upload(&app, &tokens.access, "a.zip", "image/png", b"PK\x03\x04rest-of-a-zip-archive").await,
+            upload(
+                &app,
+                &tokens.access,
+                "a.zip",
+                "image/png",
+                b"PK\x03\x04rest-of-a-zip-archive",
+            )
+            .await,
             415,
             "application/zip",
         ),
@@ -264,7 +294,10 @@ async fn refused_uploads_answer_a_clear_problem_and_leave_nothing_behind() {
     }
     assert!(files_under(folder.path()).is_empty(), "an object remains");
     assert_eq!(
-        stored_files::Entity::find().count(&app.state.db).await.unwrap(),
+        stored_files::Entity::find()
+            .count(&app.state.db)
+            .await
+            .unwrap(),
         0
     );
 }
@@ -294,7 +327,10 @@ async fn a_tampered_object_never_downloads_as_bytes() {
     std::fs::write(&path, &raw).unwrap();
     let response = download(&app, &tokens.access, later).await;
     assert_eq!(response.status(), 200);
-    assert!(response.bytes().await.is_err(), "a broken transfer must fail");
+    assert!(
+        response.bytes().await.is_err(),
+        "a broken transfer must fail"
+    );
 
     // Truncated (last chunk dropped): broken too.
     let cut = uploaded(&app, &tokens.access, &plaintext).await;
@@ -334,8 +370,7 @@ async fn a_new_key_encrypts_new_uploads_old_files_stay_readable_and_rotate_key_r
         settings.storage_url = Some(storage_url.clone());
         settings.storage_encryption_key_id = "2025".to_owned();
         settings.storage_encryption_key = SecretString::from(SECOND_KEY);
-        settings.storage_encryption_previous_keys =
-            SecretString::from(format!("2024:{FIRST_KEY}"));
+        settings.storage_encryption_previous_keys = SecretString::from(format!("2024:{FIRST_KEY}"));
     };
     let mut settings = common::test_settings(&database_url);
     rotated(&mut settings);
@@ -355,7 +390,10 @@ async fn a_new_key_encrypts_new_uploads_old_files_stay_readable_and_rotate_key_r
     };
     let response = get(format!("{FILES}/{old}/content")).await;
     assert_eq!(response.status(), 200);
-    assert_eq!(response.bytes().await.unwrap().as_ref(), old_plaintext.as_slice());
+    assert_eq!(
+        response.bytes().await.unwrap().as_ref(),
+        old_plaintext.as_slice()
+    );
     server.abort();
 
     // New uploads through the first app's state would use its key; check the rotated vault.
@@ -392,7 +430,10 @@ async fn a_new_key_encrypts_new_uploads_old_files_stay_readable_and_rotate_key_r
         "{report}{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(report.contains("re-wrapped 1 file key(s) with key id `2025`"), "{report}");
+    assert!(
+        report.contains("re-wrapped 1 file key(s) with key id `2025`"),
+        "{report}"
+    );
     let again = run_binary(dir.path(), &["storage", "rotate-key"], &env).await;
     assert!(String::from_utf8_lossy(&again.stdout).contains("re-wrapped 0 file key(s)"));
 

@@ -51,7 +51,7 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
         ("PUBLIC_URL", "https://app.example.com"),
         ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
 {%- if storage %}
-        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_ENCRYPTION_KEY),
+        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
 {%- endif %}
         ("BACKUP_DIR", backups_text.as_str()),
     ];
@@ -161,7 +161,7 @@ async fn unreachable_stores_are_failed_items_not_a_crash() {
         ("PUBLIC_URL", "https://app.example.com"),
         ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
 {%- if storage %}
-        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_ENCRYPTION_KEY),
+        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
 {%- endif %}
     ];
     let output = run_binary(dir.path(), &["ops", "checklist"], &env).await;

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use common::{RedisPrefix, TestDatabase, closed_port, redis_url, run_binary, unique_redis_prefix};
 
-/// moto's server: `MOTO_SERVER`, else the venv ci/install-test-servers.sh makes.
+/// moto's server: `MOTO_SERVER`, else the venv the CI workflow makes.
 fn moto_server() -> Option<PathBuf> {
     let mut candidates = Vec::new();
     if let Some(path) = std::env::var_os("MOTO_SERVER") {
@@ -55,7 +55,10 @@ async fn start_s3() -> Option<Server> {
 fn s3_env(port: u16, bucket: &str) -> Vec<(String, String)> {
     vec![
         ("STORAGE_URL".to_owned(), format!("s3://{bucket}/app")),
-        ("AWS_ENDPOINT".to_owned(), format!("http://127.0.0.1:{port}")),
+        (
+            "AWS_ENDPOINT".to_owned(),
+            format!("http://127.0.0.1:{port}"),
+        ),
         ("AWS_ALLOW_HTTP".to_owned(), "true".to_owned()),
         ("AWS_ACCESS_KEY_ID".to_owned(), "testing".to_owned()),
         ("AWS_SECRET_ACCESS_KEY".to_owned(), "testing".to_owned()),
@@ -85,7 +88,10 @@ async fn storage_init_creates_the_bucket_and_the_app_stores_encrypted_files_in_i
         "{report}{}",
         String::from_utf8_lossy(&first.stderr)
     );
-    assert!(report.contains(&format!("created bucket {bucket}")), "{report}");
+    assert!(
+        report.contains(&format!("created bucket {bucket}")),
+        "{report}"
+    );
     assert!(report.contains("wrote, read back and deleted"), "{report}");
     let second = run_binary(dir.path(), &["storage", "init"], &pairs(&env)).await;
     assert!(String::from_utf8_lossy(&second.stdout).contains("already exists"));
@@ -116,7 +122,10 @@ async fn storage_init_creates_the_bucket_and_the_app_stores_encrypted_files_in_i
         port,
         folder: tempfile::tempdir().unwrap(),
     };
-    assert!(wait_for_port(port, 60).await, "the application did not listen");
+    assert!(
+        wait_for_port(port, 60).await,
+        "the application did not listen"
+    );
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
 
@@ -187,7 +196,10 @@ async fn storage_init_creates_the_bucket_and_the_app_stores_encrypted_files_in_i
     let key = object_store::path::Path::from(format!("app/files/{id}"));
     let raw = store.get(&key).await.unwrap().bytes().await.unwrap();
     assert!(raw.len() > plaintext.len());
-    assert!(!contains(&raw, b"quick plaintext phrase"), "plaintext in the bucket");
+    assert!(
+        !contains(&raw, b"quick plaintext phrase"),
+        "plaintext in the bucket"
+    );
 
     let downloaded = client
         .get(format!("{base}{FILES}/{id}/content"))
@@ -196,7 +208,10 @@ async fn storage_init_creates_the_bucket_and_the_app_stores_encrypted_files_in_i
         .await
         .unwrap();
     assert_eq!(downloaded.status(), 200);
-    assert_eq!(downloaded.bytes().await.unwrap().as_ref(), plaintext.as_slice());
+    assert_eq!(
+        downloaded.bytes().await.unwrap().as_ref(),
+        plaintext.as_slice()
+    );
 
     let deleted = client
         .delete(format!("{base}{FILES}/{id}"))

@@ -77,7 +77,7 @@ fn production_env<'a>(
         ("REDIS_KEY_PREFIX", redis_prefix),
 {%- if storage %}
         ("STORAGE_URL", storage_url),
-        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_ENCRYPTION_KEY),
+        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
 {%- endif %}
         // Mail links need a relay and an https base outside dev; nothing is sent here.
         ("SMTP_HOST", "smtp.example.com"),

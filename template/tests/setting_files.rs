@@ -56,7 +56,7 @@ fn prod_from_files(directory: &Path, jwt_secret: &str) -> Vec<(&'static str, Str
 {%- if storage %}
         (
             "STORAGE_ENCRYPTION_KEY",
-            common::TEST_STORAGE_ENCRYPTION_KEY.to_owned(),
+            common::TEST_STORAGE_KEY.to_owned(),
         ),
 {%- endif %}
     ]

@@ -32,7 +32,9 @@ pub fn run(mut settings: Settings, args: DoctorArgs) -> Result<(), CommandError>
         settings
             .clamd_address
             .as_deref()
-            .map_or("off (CLAMD_ADDRESS unset)".to_owned(), |address| format!("clamd at {address}"))
+            .map_or("off (CLAMD_ADDRESS unset)".to_owned(), |address| {
+                format!("clamd at {address}")
+            })
     );
 {%- endif %}
     println!(

@@ -36,7 +36,11 @@ async fn init(settings: &Settings) -> Result<(), CommandError> {
             println!("nothing to create: the in-memory store lives as long as the process")
         }
         StorageTarget::S3 { bucket, .. } => {
-            match storage.create_bucket_if_missing().await.map_err(|e| anyhow!(e))? {
+            match storage
+                .create_bucket_if_missing()
+                .await
+                .map_err(|e| anyhow!(e))?
+            {
                 BucketState::Created => println!("created bucket {bucket}"),
                 BucketState::Existed => println!("bucket {bucket} already exists"),
             }

@@ -61,10 +61,7 @@ pub enum ScanError {
         source: std::io::Error,
     },
     #[error("clamd at {address}: {step} timed out")]
-    Timeout {
-        address: String,
-        step: &'static str,
-    },
+    Timeout { address: String, step: &'static str },
     #[error("clamd at {address} could not scan the file: {answer}")]
     Refused { address: String, answer: String },
 }
@@ -256,7 +253,9 @@ mod tests {
         );
         for bad in ["clamd", "host:notaport", "unix:", ":3310"] {
             assert!(
-                ClamdAddress::parse(bad).unwrap_err().contains("CLAMD_ADDRESS"),
+                ClamdAddress::parse(bad)
+                    .unwrap_err()
+                    .contains("CLAMD_ADDRESS"),
                 "{bad}"
             );
         }

@@ -121,10 +121,8 @@ impl ChunkOpener {
     }
 
     fn open_pending(&mut self, last: bool) -> Result<Vec<u8>, ChunkError> {
-        let mut chunk = std::mem::replace(
-            &mut self.pending,
-            Vec::with_capacity(2 * SEALED_CHUNK_LEN),
-        );
+        let mut chunk =
+            std::mem::replace(&mut self.pending, Vec::with_capacity(2 * SEALED_CHUNK_LEN));
         let opened = self
             .key
             .open_in_place(nonce(self.index, last), Aad::empty(), &mut chunk)
@@ -163,11 +161,22 @@ mod tests {
     #[test]
     fn round_trips_whatever_the_sizes_and_read_pieces() {
         let key = DataKey::generate();
-        for len in [0, 1, CHUNK_LEN - 1, CHUNK_LEN, CHUNK_LEN + 1, 3 * CHUNK_LEN + 7] {
+        for len in [
+            0,
+            1,
+            CHUNK_LEN - 1,
+            CHUNK_LEN,
+            CHUNK_LEN + 1,
+            3 * CHUNK_LEN + 7,
+        ] {
             let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             for piece in [1000, CHUNK_LEN, SEALED_CHUNK_LEN + 3] {
                 let sealed = seal(&key, &plaintext, piece);
-                assert_eq!(open(&key, &sealed, piece).unwrap(), plaintext, "{len} {piece}");
+                assert_eq!(
+                    open(&key, &sealed, piece).unwrap(),
+                    plaintext,
+                    "{len} {piece}"
+                );
             }
         }
     }

@@ -45,9 +45,13 @@ impl DataKey {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
-    #[error("the file was wrapped with key id `{0}`, which is neither STORAGE_ENCRYPTION_KEY_ID nor in STORAGE_ENCRYPTION_PREVIOUS_KEYS")]
+    #[error(
+        "the file was wrapped with key id `{0}`, which is neither STORAGE_ENCRYPTION_KEY_ID nor in STORAGE_ENCRYPTION_PREVIOUS_KEYS"
+    )]
     UnknownKeyId(String),
-    #[error("the wrapped data key does not open with key `{0}` (wrong key, or the row was altered)")]
+    #[error(
+        "the wrapped data key does not open with key `{0}` (wrong key, or the row was altered)"
+    )]
     Unwrap(String),
     #[error("the encryption library refused the key")]
     Crypto,
@@ -65,7 +69,11 @@ pub fn valid_key_id(id: &str) -> bool {
 /// Parses `STORAGE_ENCRYPTION_PREVIOUS_KEYS` (`id:key,id:key`; blank: none).
 pub fn parse_previous_keys(raw: &str) -> Result<Vec<(String, String)>, String> {
     let mut keys = Vec::new();
-    for entry in raw.split(',').map(str::trim).filter(|entry| !entry.is_empty()) {
+    for entry in raw
+        .split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+    {
         let Some((id, key)) = entry.split_once(':') else {
             return Err(
                 "STORAGE_ENCRYPTION_PREVIOUS_KEYS must list `id:key` pairs separated by commas"
@@ -141,7 +149,10 @@ impl MasterKeys {
                     "STORAGE_ENCRYPTION_PREVIOUS_KEYS names the current key id `{id}`"
                 ));
             }
-            keys.insert(id, master_key(&material).map_err(|error| error.to_string())?);
+            keys.insert(
+                id,
+                master_key(&material).map_err(|error| error.to_string())?,
+            );
         }
         Ok(MasterKeys { current_id, keys })
     }
@@ -271,7 +282,10 @@ mod tests {
     fn malformed_previous_key_lists_are_refused() {
         for bad in ["nocolon", "bad id!:x", "k1:", "k1:a,k1:b"] {
             let error = parse_previous_keys(bad).unwrap_err();
-            assert!(error.contains("STORAGE_ENCRYPTION_PREVIOUS_KEYS"), "{bad}: {error}");
+            assert!(
+                error.contains("STORAGE_ENCRYPTION_PREVIOUS_KEYS"),
+                "{bad}: {error}"
+            );
         }
         assert_eq!(
             parse_previous_keys(" a:x:y , b:z ").unwrap(),

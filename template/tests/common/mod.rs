@@ -33,7 +33,7 @@ pub const TEST_JWT_SECRET: &str = "tG3vX9qLm2Zr7Kp4Wc8Nb1Hd6Fs0Jy5Ua3Ex7Qi2Ro9Tl
 pub const TEST_MFA_ENCRYPTION_KEY: &str = "Wq5Yc8Rb2Nf7Lx1Td4Gj9Km3Hs6Pv0Zu2Ae8Io5Xn7Bl1Cy";
 {%- if storage %}
 /// Passes the production guard too (master key of uploaded files).
-pub const TEST_STORAGE_ENCRYPTION_KEY: &str = "Hn4Ks8Wd2Qx6Vb0Mz3Lr7Ty1Pe5Uc9Ia2Og6Nj0Fh4Ed8S";
+pub const TEST_STORAGE_KEY: &str = "Hn4Ks8Wd2Qx6Vb0Mz3Lr7Ty1Pe5Uc9Ia2Og6Nj0Fh4Ed8S";
 {%- endif %}
 
 pub fn admin_database_url() -> String {
@@ -142,7 +142,7 @@ pub fn test_settings(database_url: &str) -> Settings {
 {%- if storage %}
         // A folder outside the project, so tests that switch to prod pass the guard too.
         storage_url: Some(format!("file://{}", test_storage_folder().display())),
-        storage_encryption_key: SecretString::from(TEST_STORAGE_ENCRYPTION_KEY),
+        storage_encryption_key: SecretString::from(TEST_STORAGE_KEY),
 {%- endif %}
         // Mail goes to a relay on this host that is not there (sending fails quietly in the
         // background); tests about mail start a real SMTP server (tests/mail_support).

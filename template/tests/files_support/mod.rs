@@ -17,7 +17,9 @@ pub const FILES: &str = "/api/v1/files";
 pub const BOUNDARY: &str = "shaapi-test-boundary-7d1f";
 
 /// An app whose object storage is a fresh folder of its own.
-pub async fn spawn_files_app(configure: impl FnOnce(&mut Settings)) -> (TestApp, tempfile::TempDir) {
+pub async fn spawn_files_app(
+    configure: impl FnOnce(&mut Settings),
+) -> (TestApp, tempfile::TempDir) {
     let folder = tempfile::tempdir().expect("cannot create a storage folder");
     let url = format!("file://{}", folder.path().display());
     let app = spawn_app_with(
@@ -106,7 +108,12 @@ pub async fn upload(
 pub async fn uploaded(app: &TestApp, token: &str, data: &[u8]) -> Uuid {
     let response = upload(app, token, "picture.png", "image/png", data).await;
     let status = response.status();
-    assert_eq!(status, 201, "upload refused: {}", response.text().await.unwrap_or_default());
+    assert_eq!(
+        status,
+        201,
+        "upload refused: {}",
+        response.text().await.unwrap_or_default()
+    );
     let body: serde_json::Value = response.json().await.expect("file metadata is JSON");
     body["id"]
         .as_str()
@@ -149,7 +156,9 @@ pub fn files_under(folder: &Path) -> Vec<PathBuf> {
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|window| window == needle)
+    haystack
+        .windows(needle.len())
+        .any(|window| window == needle)
 }
 
 /// Whether a missing test server (clamd, the S3 server) fails the test instead of skipping
@@ -196,7 +205,10 @@ impl Drop for Server {
 pub async fn wait_for_port(port: u16, seconds: u64) -> bool {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
     while std::time::Instant::now() < deadline {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return true;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
