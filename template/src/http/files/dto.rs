@@ -21,6 +21,12 @@ pub struct UploadForm {
     pub file: Vec<u8>,
 }
 
+/// The bytes of a download (the schema of `GET files/{id}/content`).
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // documents the response body; the handler streams it
+pub struct FileContent(pub Vec<u8>);
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct FileView {
     pub id: Uuid,

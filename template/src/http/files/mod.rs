@@ -41,7 +41,9 @@ use crate::http::pagination::{self, Page, PageRequest};
 use crate::http::resource::is_admin;
 use crate::state::AppState;
 
-use self::dto::{FileView, ListFilesQuery, UploadForm, content_disposition, sanitize_filename};
+use self::dto::{
+    FileContent, FileView, ListFilesQuery, UploadForm, content_disposition, sanitize_filename,
+};
 
 /// Entity type of the audit events.
 pub const ENTITY: &str = "file";
@@ -346,7 +348,7 @@ async fn get_file(
     params(("id" = Uuid, Path, description = "File id")),
     responses(
         (status = 200, description = "The content, as `Content-Disposition: attachment`",
-            content_type = "*/*", body = Vec<u8>),
+            content_type = "*/*", body = FileContent),
         (status = 401, description = "No valid access token", body = Problem),
         (status = 403, description = "Not allowed by the policy", body = Problem),
         (status = 404, description = "No such file, or not yours", body = Problem),
