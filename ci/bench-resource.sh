@@ -3,7 +3,7 @@
 #
 # Prints: GET articles (anonymous, a page of 20 out of BENCH_ARTICLES published ones, the
 # count query included) at 64 connections: requests/s, p50, p99, and the app's peak RSS.
-# (The file upload/download figures of issue 11 need the files routes, not in this template yet.)
+# (Upload and download of files: ci/bench-files.sh.)
 #
 # Requests go to 127.0.0.1 only; the load phase is bounded (BENCH_SECONDS, default 10 s).
 # Needs: Postgres (127.0.0.1:5432, user postgres, trust), Redis (127.0.0.1:6379), cargo,

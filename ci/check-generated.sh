@@ -45,11 +45,12 @@ prod=true
 example_resource=true
 monitoring=false
 kubernetes=false
+storage=true
 while [ "$#" -gt 0 ]; do
   case "$1" in
     -d) case "$2" in github_ci=*) github_ci=${2#*=} ;; prod=*) prod=${2#*=} ;;
       example_resource=*) example_resource=${2#*=} ;; monitoring=*) monitoring=${2#*=} ;;
-      kubernetes=*) kubernetes=${2#*=} ;; esac; shift 2 ;;
+      kubernetes=*) kubernetes=${2#*=} ;; storage=*) storage=${2#*=} ;; esac; shift 2 ;;
     *) shift ;;
   esac
 done
@@ -73,5 +74,16 @@ if [ "$example_resource" = false ] && grep -rnI --exclude-dir=target -i -e 'arti
   problem "example_resource=false but the example resource is still mentioned (above)"
 fi
 
+expect storage "$storage" src/storage.rs src/files src/http/files src/entities/stored_files.rs \
+  tests/files.rs migration/src/m20250401_000001_create_stored_files.rs
+if [ "$storage" = false ]; then
+  if grep -rnI --exclude-dir=target -i -e 'object_store' -e 'storage_url' -e 'STORAGE_' -e 'clamd' \
+      -e 'stored_files' "$project" --exclude=Cargo.lock; then
+    problem "storage=false but file storage is still mentioned (above)"
+  fi
+  if grep -Eq '^name = "(object_store|infer|multer)"' "$project/Cargo.lock"; then
+    problem "storage=false but Cargo.lock still has its crates"
+  fi
+fi
 [ "$problems" -eq 0 ] && echo "check-generated: $project is clean"
 [ "$problems" -eq 0 ]

@@ -56,6 +56,10 @@ finish() {
 step "services: PostgreSQL and Redis answer" bash ci/services.sh || finish
 step "tools: cargo-generate 0.26.0" bash ci/cargo-generate.sh || finish
 step "tools: linters (shellcheck, hadolint, actionlint)" bash ci/install-linters.sh
+# clamd and an S3 server for the files tests: in CI a test that cannot find them fails
+# instead of skipping.
+step "tools: clamd and an S3 server (ci/install-test-servers.sh)" bash ci/install-test-servers.sh
+export SHAAPI_REQUIRE_TEST_SERVERS=1
 run_containers=${SHAAPI_CONTAINERS:-1}
 if [ "$run_containers" != 0 ]; then
   step "tools: Docker engine and Compose v2 (ci/docker.sh)" bash ci/docker.sh

@@ -41,9 +41,11 @@ pub enum Command {
     Doctor(DoctorArgs),
     /// Exit 0 when a running server answers GET /health/live (for container health checks)
     Health(HealthArgs),
-    /// Object storage: create the local folder and prove the store is reachable
+{%- if storage %}
+    /// Object storage: create the folder or bucket, prove it is reachable, rotate file keys
     #[command(subcommand)]
     Storage(StorageCommand),
+{%- endif %}
     /// Accounts: create the first administrator
     #[command(subcommand)]
     Auth(crate::auth::init::AuthCommand),
@@ -80,12 +82,18 @@ pub enum DbCommand {
     },
 }
 
+{%- if storage %}
+
 #[derive(Debug, Subcommand)]
 pub enum StorageCommand {
-    /// Create the local storage folder when needed, then write, read back and delete a marker
-    /// object (S3 buckets must already exist: object_store cannot create them)
+    /// Create the local folder or the S3 bucket when missing, then write, read back and
+    /// delete a marker object
     Init,
+    /// Re-wrap the data key of every file not wrapped with STORAGE_ENCRYPTION_KEY_ID (the
+    /// file contents are not re-encrypted); afterwards the previous keys can be removed
+    RotateKey,
 }
+{%- endif %}
 
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
@@ -183,7 +191,9 @@ pub async fn run(cli: Cli) -> ExitCode {
         Command::Db(command) => commands::db::run(settings, command).await,
         Command::Doctor(args) => commands::doctor::run(settings, args),
         Command::Health(args) => commands::health::run(&settings, args).await,
+{%- if storage %}
         Command::Storage(command) => commands::storage::run(settings, command).await,
+{%- endif %}
         Command::Auth(command) => crate::auth::init::run(settings, command).await,
         Command::Ops(ops) => crate::ops::run(settings, ops).await,
         Command::Generate(generate) => commands::generate::run(generate).map_err(Into::into),

@@ -26,6 +26,20 @@ pub const DEV_JWT_SECRET: &str = "dev-insecure-jwt-secret-do-not-use-outside-dev
 
 /// The TOTP-secret encryption key used when none is configured: dev only, like the JWT one.
 pub const DEV_MFA_ENCRYPTION_KEY: &str = "dev-insecure-mfa-key-do-not-use-outside-dev";
+{%- if storage %}
+
+/// The master key of uploaded files used when none is configured: dev only, like the JWT one.
+pub const DEV_STORAGE_ENCRYPTION_KEY: &str = "dev-insecure-storage-key-do-not-use-outside-dev";
+
+/// Types uploads may have by default (as sniffed from their bytes).
+pub const DEFAULT_FILES_ALLOWED_TYPES: &[&str] = &[
+    "application/pdf",
+    "image/gif",
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+];
+{%- endif %}
 
 /// Where `/metrics` is served by default: loopback only, on the port OpenTelemetry's
 /// Prometheus exporters use.
@@ -118,9 +132,24 @@ pub struct Settings {
     /// Multiplexed Redis connections commands are spread over (each carries many concurrent
     /// commands; one or two saturate a Redis).
     pub redis_pool_size: usize,
+{%- if storage %}
     /// Object storage: `file:///abs/path`, `memory://` (dev and tests) or `s3://bucket[/prefix]`
     /// (credentials and endpoint from `AWS_*`). Unset: the folder `storage` under `data_dir`.
     pub storage_url: Option<String>,
+    /// Largest accepted upload, in bytes (413 beyond).
+    pub files_max_bytes: u64,
+    /// MIME types an upload may have, as sniffed from its content (comma-separated).
+    #[serde(deserialize_with = "comma_separated_list")]
+    pub files_allowed_types: Vec<String>,
+    /// Master key wrapping the data key of each new upload (any length; hashed to 256 bits).
+    pub storage_encryption_key: SecretString,
+    /// Id of `storage_encryption_key`, recorded with every file it wraps.
+    pub storage_encryption_key_id: String,
+    /// Retired master keys still accepted for reading, `id:key,id:key`.
+    pub storage_encryption_previous_keys: SecretString,
+    /// clamd to scan uploads with (`host:port` or `unix:/path`). Unset: no scan.
+    pub clamd_address: Option<String>,
+{%- endif %}
     /// Path prefix of the versioned API (the health routes stay at the root).
     pub api_prefix: String,
     /// Serve the OpenAPI document and the docs page. Unset: on in dev, off elsewhere.
@@ -310,7 +339,18 @@ impl Default for Settings {
             redis_url: None,
             redis_key_prefix: concat!(env!("CARGO_PKG_NAME"), ":").to_owned(),
             redis_pool_size: 2,
+{%- if storage %}
             storage_url: None,
+            files_max_bytes: 25 * 1024 * 1024,
+            files_allowed_types: DEFAULT_FILES_ALLOWED_TYPES
+                .iter()
+                .map(|mime| (*mime).to_owned())
+                .collect(),
+            storage_encryption_key: SecretString::from(DEV_STORAGE_ENCRYPTION_KEY),
+            storage_encryption_key_id: "1".to_owned(),
+            storage_encryption_previous_keys: SecretString::from(""),
+            clamd_address: None,
+{%- endif %}
             api_prefix: "/api/v1".to_owned(),
             api_docs: None,
             cors_allowed_origins: Vec::new(),
@@ -673,7 +713,10 @@ impl Settings {
             |value: Option<String>| value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         self.database_url = blank_to_none(self.database_url);
         self.redis_url = blank_to_none(self.redis_url);
+{%- if storage %}
         self.storage_url = blank_to_none(self.storage_url);
+        self.clamd_address = blank_to_none(self.clamd_address);
+{%- endif %}
         self.host = self.host.trim().to_owned();
         self.api_prefix = normalize_prefix(&self.api_prefix)?;
         if self.body_limit_bytes == 0 {
@@ -722,7 +765,9 @@ impl Settings {
                 "REDIS_URL must start with redis://, rediss:// or unix://".to_owned(),
             ));
         }
-        self.storage_target().map_err(ConfigError::Invalid)?;
+{%- if storage %}
+        self.validate_files()?;
+{%- endif %}
         self.validate_auth()?;
         self.validate_limits()?;
         self.validate_accounts()?;
@@ -787,10 +832,69 @@ impl Settings {
             .map(|base| format!("{}/v1/traces", base.trim().trim_end_matches('/')))
     }
 
+{%- if storage %}
     /// Where object storage points (`STORAGE_URL`, else `DATA_DIR/storage`).
     pub fn storage_target(&self) -> Result<crate::storage::StorageTarget, String> {
         crate::storage::StorageTarget::parse(self.storage_url.as_deref(), &self.data_dir)
     }
+
+    /// Object storage, upload limits, file keys and the antivirus address.
+    fn validate_files(&mut self) -> Result<(), ConfigError> {
+        use secrecy::ExposeSecret as _;
+        self.storage_target().map_err(ConfigError::Invalid)?;
+        if self.files_max_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "FILES_MAX_BYTES must be greater than 0".to_owned(),
+            ));
+        }
+        self.files_allowed_types = self
+            .files_allowed_types
+            .iter()
+            .map(|mime| mime.trim().to_ascii_lowercase())
+            .filter(|mime| !mime.is_empty())
+            .collect();
+        if self.files_allowed_types.is_empty() {
+            return Err(ConfigError::Invalid(
+                "FILES_ALLOWED_TYPES must list at least one MIME type (e.g. application/pdf)"
+                    .to_owned(),
+            ));
+        }
+        self.storage_encryption_key_id = self.storage_encryption_key_id.trim().to_owned();
+        if !crate::files::keys::valid_key_id(&self.storage_encryption_key_id) {
+            return Err(ConfigError::Invalid(format!(
+                "STORAGE_ENCRYPTION_KEY_ID must be 1 to {} of A-Z a-z 0-9 . _ -",
+                crate::files::keys::KEY_ID_MAX
+            )));
+        }
+        if self
+            .storage_encryption_key
+            .expose_secret()
+            .trim()
+            .is_empty()
+        {
+            return Err(ConfigError::Invalid(
+                "STORAGE_ENCRYPTION_KEY must not be empty".to_owned(),
+            ));
+        }
+        let previous = crate::files::keys::parse_previous_keys(
+            self.storage_encryption_previous_keys.expose_secret(),
+        )
+        .map_err(ConfigError::Invalid)?;
+        if previous
+            .iter()
+            .any(|(id, _)| *id == self.storage_encryption_key_id)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "STORAGE_ENCRYPTION_PREVIOUS_KEYS names `{}`, the current STORAGE_ENCRYPTION_KEY_ID",
+                self.storage_encryption_key_id
+            )));
+        }
+        if let Some(address) = &self.clamd_address {
+            crate::files::antivirus::ClamdAddress::parse(address).map_err(ConfigError::Invalid)?;
+        }
+        Ok(())
+    }
+{%- endif %}
 
     /// The load and fault limits: a zero would refuse every request or disable a limit.
     fn validate_limits(&self) -> Result<(), ConfigError> {

@@ -106,6 +106,12 @@ pub enum Dependency {
     KeyValueStore,
     /// Every password hashing slot stayed busy for the queue timeout (a burst of logins).
     PasswordHashing,
+{%- if storage %}
+    /// The object store (`STORAGE_URL`) failed a read or a write.
+    ObjectStorage,
+    /// clamd (`CLAMD_ADDRESS`) could not scan an upload: uploads fail closed.
+    Antivirus,
+{%- endif %}
 }
 
 impl Dependency {
@@ -114,6 +120,10 @@ impl Dependency {
             Dependency::Database => "database",
             Dependency::KeyValueStore => "key-value store",
             Dependency::PasswordHashing => "password hashing",
+{%- if storage %}
+            Dependency::ObjectStorage => "object storage",
+            Dependency::Antivirus => "antivirus",
+{%- endif %}
         }
     }
 
@@ -121,6 +131,9 @@ impl Dependency {
     pub fn retry_after_secs(self) -> u64 {
         match self {
             Dependency::Database | Dependency::KeyValueStore => 5,
+{%- if storage %}
+            Dependency::ObjectStorage | Dependency::Antivirus => 5,
+{%- endif %}
             Dependency::PasswordHashing => 1,
         }
     }

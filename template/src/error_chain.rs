@@ -61,7 +61,9 @@ mod tests {
     use crate::ops::env_file::EnvFileError;
     use crate::schema_version::SchemaError;
     use crate::startup::StartupError;
+{%- if storage %}
     use crate::storage::StorageError;
+{%- endif %}
     use crate::store::StoreError;
 
     fn io_error() -> io::Error {
@@ -75,6 +77,8 @@ mod tests {
         DbErr::Custom(r#"relation "casbin_rule" does not exist"#.to_owned())
     }
 
+{%- if storage %}
+
     // Leaf errors that do not wrap another (many of object_store's print their source).
     fn object_store_error() -> Box<object_store::Error> {
         Box::new(object_store::Error::UnknownConfigurationKey {
@@ -82,6 +86,7 @@ mod tests {
             key: "aws_region".to_owned(),
         })
     }
+{%- endif %}
 
     /// One error of each kind that wraps another, as the application builds them.
     fn representative_errors() -> Vec<Box<dyn Error + 'static>> {
@@ -103,10 +108,12 @@ mod tests {
             Box::new(StartupError::Store(StoreError::Unavailable(
                 "connection refused".to_owned(),
             ))),
+{%- if storage %}
             Box::new(StartupError::Storage(StorageError::CreateFolder {
                 path: PathBuf::from("/srv/files"),
                 source: io_error(),
             })),
+{%- endif %}
             Box::new(StartupError::Auth(AuthSetupError::Policy(
                 RbacError::Database(db_error()),
             ))),
@@ -121,6 +128,7 @@ mod tests {
                 target: "postgres://db/app".to_owned(),
                 source: db_error(),
             })),
+{%- if storage %}
             Box::new(StorageError::Open {
                 target: "s3://bucket".to_owned(),
                 source: object_store_error(),
@@ -131,6 +139,7 @@ mod tests {
                 source: object_store_error(),
                 hint: " (does the bucket exist?)",
             }),
+{%- endif %}
             Box::new(SigningError::from(signing)),
             Box::new(EnvFileError::Io {
                 action: "write",

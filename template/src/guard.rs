@@ -229,6 +229,7 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
         });
     }
 
+{%- if storage %}
     if matches!(
         settings.storage_target(),
         Ok(crate::storage::StorageTarget::Memory)
@@ -240,6 +241,7 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
                 .to_owned(),
         });
     }
+{%- endif %}
 
     if settings.api_docs_enabled() {
         violations.push(Violation {
@@ -279,6 +281,21 @@ pub fn rules_for_production(settings: &Settings) -> Vec<Violation> {
         &mut violations,
     );
     metrics_violations(settings, &mut violations);
+{%- if storage %}
+    check_secret_setting(
+        "STORAGE_ENCRYPTION_KEY",
+        settings.storage_encryption_key.expose_secret(),
+        &mut violations,
+    );
+    // Retired keys still open files: each must be as strong as a current one.
+    if let Ok(previous) = crate::files::keys::parse_previous_keys(
+        settings.storage_encryption_previous_keys.expose_secret(),
+    ) {
+        for (_, key) in previous {
+            check_secret_setting("STORAGE_ENCRYPTION_PREVIOUS_KEYS", &key, &mut violations);
+        }
+    }
+{%- endif %}
     violations
 }
 
@@ -392,6 +409,9 @@ mod tests {
             smtp_host: Some("smtp.example.com".to_owned()),
             public_url: "https://app.example.com".to_owned(),
             mfa_encryption_key: SecretString::from("Zr8uVq3Lm6Tn1Wc4Hy7Kd0Pf5Bx2Sg9JeAoXiNb"),
+{%- if storage %}
+            storage_encryption_key: SecretString::from("Pq4Ws8Ex1Rc5Tv9Yb3Un7Im2Ok6Lj0HgFdSaZxCv"),
+{%- endif %}
             ..Settings::default()
         }
     }
@@ -427,7 +447,10 @@ mod tests {
                 "REDIS_URL",
                 "SMTP_HOST",
                 "PUBLIC_URL",
-                "MFA_ENCRYPTION_KEY"
+                "MFA_ENCRYPTION_KEY",
+{%- if storage %}
+                "STORAGE_ENCRYPTION_KEY",
+{%- endif %}
             ]
         );
     }
@@ -448,6 +471,34 @@ mod tests {
             settings_named(&production_violations(&settings)),
             vec!["REDIS_URL"]
         );
+    }
+
+{%- if storage %}
+    #[test]
+    fn weak_storage_encryption_keys_are_refused_current_or_previous() {
+        let settings = Settings {
+            storage_encryption_key: SecretString::from(crate::config::DEV_STORAGE_ENCRYPTION_KEY),
+            ..production_ready()
+        };
+        assert_eq!(
+            settings_named(&production_violations(&settings)),
+            vec!["STORAGE_ENCRYPTION_KEY"]
+        );
+        let settings = Settings {
+            storage_encryption_previous_keys: SecretString::from("old:changeme"),
+            ..production_ready()
+        };
+        assert_eq!(
+            settings_named(&production_violations(&settings)),
+            vec!["STORAGE_ENCRYPTION_PREVIOUS_KEYS"]
+        );
+        let settings = Settings {
+            storage_encryption_previous_keys: SecretString::from(
+                "old:Nh3Tg7Yk1Mb5Vc9Xz2Qa6Ws0Ed4Rf8Tg2Yh6Uj0Ik",
+            ),
+            ..production_ready()
+        };
+        assert!(production_violations(&settings).is_empty());
     }
 
     #[test]
@@ -473,6 +524,7 @@ mod tests {
             assert!(production_violations(&settings).is_empty(), "{durable}");
         }
     }
+{%- endif %}
 
     #[test]
     fn the_template_dev_secret_is_refused() {

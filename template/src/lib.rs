@@ -14,6 +14,9 @@ pub mod entities;
 pub mod error;
 pub mod error_chain;
 pub mod extract;
+{% if storage -%}
+pub mod files;
+{% endif -%}
 pub mod guard;
 pub mod http;
 pub mod mail;
@@ -23,6 +26,8 @@ pub mod ops;
 pub mod schema_version;
 pub mod startup;
 pub mod state;
+{% if storage -%}
 pub mod storage;
+{% endif -%}
 pub mod store;
 pub mod telemetry;

@@ -36,7 +36,9 @@ use crate::observability::request_metrics::RequestMetricsLayer;
 use crate::observability::{names, recorder, scrape_listener, traces};
 use crate::schema_version::{self, SchemaError};
 use crate::state::AppState;
+{% if storage -%}
 use crate::storage::{Storage, StorageError};
+{% endif -%}
 use crate::store::{self, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -56,8 +58,12 @@ pub enum StartupError {
     Schema(#[from] SchemaError),
     #[error("cannot set up the key-value store")]
     Store(#[from] StoreError),
+{%- if storage %}
     #[error("cannot set up object storage")]
     Storage(#[from] StorageError),
+    #[error("cannot set up file encryption or the antivirus: {0}")]
+    Files(String),
+{%- endif %}
     #[error("cannot set up authentication")]
     Auth(#[from] AuthSetupError),
     #[error("cannot listen on {address}")]
@@ -130,10 +136,18 @@ impl Application {
         // `db migrate`.
         schema_version::ensure_current(&db, settings.environment.is_dev()).await?;
         let kv = store::from_settings(&settings)?;
+{%- if storage %}
         // A missing local folder is created, as `storage init` would.
         let (storage, _created) = Storage::open_creating(&settings)?;
+        let vault =
+            Arc::new(crate::files::Vault::from_settings(&settings).map_err(StartupError::Files)?);
+{%- endif %}
         let auth = AuthServices::new(&settings, db.clone(), kv.clone()).await?;
-        let state = AppState::new(settings, db, kv, auth, storage);
+{%- if storage %}
+        let state = AppState::new(settings, db, kv, auth, storage, vault);
+{%- else %}
+        let state = AppState::new(settings, db, kv, auth);
+{%- endif %}
         let router = build_router(state.clone(), extra_routes)?;
 
         let listener = TcpListener::bind(address)
@@ -281,7 +295,7 @@ pub fn build_router(
     let router = router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(settings.body_limit_bytes))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(outer_body_limit(&settings)))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout(),
@@ -355,6 +369,20 @@ fn record_response<B>(response: &Response<B>, latency: Duration, span: &tracing:
             span.record("otel.status_code", "ERROR");
         }
     }
+}
+
+/// The limit every request body passes first. Extractors then hold each route to its own limit
+/// (`BODY_LIMIT_BYTES`, set just above{% if storage %}; the upload route raises it to
+/// `FILES_MAX_BYTES` plus the multipart framing{% endif %}).
+fn outer_body_limit(settings: &Settings) -> usize {
+{%- if storage %}
+    let uploads = usize::try_from(settings.files_max_bytes)
+        .unwrap_or(usize::MAX)
+        .saturating_add(http::files::MULTIPART_OVERHEAD_BYTES);
+    settings.body_limit_bytes.max(uploads)
+{%- else %}
+    settings.body_limit_bytes
+{%- endif %}
 }
 
 async fn not_found() -> Problem {

@@ -7,7 +7,10 @@ use sea_orm::DatabaseConnection;
 
 use crate::auth::AuthServices;
 use crate::config::Settings;
+{% if storage -%}
+use crate::files::Vault;
 use crate::storage::Storage;
+{% endif -%}
 use crate::store::KeyValueStore;
 
 #[derive(Clone)]
@@ -18,8 +21,12 @@ pub struct AppState {
     pub kv: Arc<dyn KeyValueStore>,
     /// Token keys, session store, password hasher, policy enforcer, login throttle.
     pub auth: Arc<AuthServices>,
+{%- if storage %}
     /// Object storage (`STORAGE_URL`): `storage.store()` is the `Arc<dyn ObjectStore>`.
     pub storage: Storage,
+    /// Encryption keys, antivirus and limits of uploaded files.
+    pub vault: Arc<Vault>,
+{%- endif %}
 }
 
 impl AppState {
@@ -28,14 +35,20 @@ impl AppState {
         db: DatabaseConnection,
         kv: Arc<dyn KeyValueStore>,
         auth: Arc<AuthServices>,
+{%- if storage %}
         storage: Storage,
+        vault: Arc<Vault>,
+{%- endif %}
     ) -> Self {
         AppState {
             settings: Arc::new(settings),
             db,
             kv,
             auth,
+{%- if storage %}
             storage,
+            vault,
+{%- endif %}
         }
     }
 }

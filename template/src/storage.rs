@@ -7,12 +7,14 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path as ObjectPath;
 use object_store::prefix::PrefixStore;
+use object_store::signer::Signer;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use reqwest::Method;
 use url::Url;
 
 use crate::config::Settings;
@@ -122,6 +124,12 @@ pub enum StorageError {
     },
     #[error("{target}: the marker object read back differs from what was written")]
     Corrupted { target: String },
+    #[error("{target}: {step} failed: {detail}")]
+    Bucket {
+        target: String,
+        step: &'static str,
+        detail: String,
+    },
 }
 
 /// The configured object store and where it points.
@@ -147,9 +155,17 @@ pub struct CheckReport {
     pub bytes: usize,
 }
 
-const S3_BUCKET_HINT: &str = " (the bucket must already exist: object_store cannot create \
-                              buckets; create it with your provider's console, \
-                              `aws s3 mb s3://BUCKET` or MinIO's `mc mb`)";
+const S3_BUCKET_HINT: &str = " (does the bucket exist? `storage init` creates it)";
+
+/// What [`Storage::create_bucket_if_missing`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketState {
+    Created,
+    Existed,
+}
+
+/// How long the signed bucket requests of `storage init` stay valid.
+const BUCKET_REQUEST_TTL: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Storage {
     /// Opens the configured store. A local folder must already exist (`storage init` or
@@ -212,6 +228,119 @@ impl Storage {
 
     pub fn target(&self) -> &StorageTarget {
         &self.target
+    }
+
+    /// For an S3 target: creates the bucket unless it exists (`HeadBucket`, then
+    /// `CreateBucket`). object_store has no bucket API, but it signs any request with the
+    /// configured credentials: the bucket's own URL is the object path "".
+    pub async fn create_bucket_if_missing(&self) -> Result<BucketState, StorageError> {
+        let StorageTarget::S3 { bucket, .. } = &self.target else {
+            return Ok(BucketState::Existed);
+        };
+        let target = self.target.to_string();
+        let failed = |step: &'static str, detail: String| StorageError::Bucket {
+            target: target.clone(),
+            step,
+            detail,
+        };
+        let builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let region = builder
+            .get_config_value(&AmazonS3ConfigKey::Region)
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let s3 = builder.build().map_err(|source| StorageError::Open {
+            target: target.clone(),
+            source: Box::new(source),
+        })?;
+        let bucket_path = ObjectPath::from("");
+        let client = reqwest::Client::new();
+        let head_url = s3
+            .signed_url(Method::HEAD, &bucket_path, BUCKET_REQUEST_TTL)
+            .await
+            .map_err(|error| failed("signing HeadBucket", error.to_string()))?;
+        let head = client
+            .head(head_url.as_str())
+            .send()
+            .await
+            .map_err(|error| failed("HeadBucket", crate::error_chain::Chain(&error).to_string()))?;
+        match head.status().as_u16() {
+            200 => return Ok(BucketState::Existed),
+            404 => {}
+            status => {
+                return Err(failed(
+                    "HeadBucket",
+                    format!("answered HTTP {status} (credentials or permissions?)"),
+                ));
+            }
+        }
+        let create_url = s3
+            .signed_url(Method::PUT, &bucket_path, BUCKET_REQUEST_TTL)
+            .await
+            .map_err(|error| failed("signing CreateBucket", error.to_string()))?;
+        // us-east-1 is the default location and must not be named; an empty body still
+        // needs its `Content-Length: 0` (S3 answers 411 without it).
+        let body = if region == "us-east-1" {
+            String::new()
+        } else {
+            format!(
+                "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+                 <LocationConstraint>{region}</LocationConstraint></CreateBucketConfiguration>"
+            )
+        };
+        let created = client
+            .put(create_url.as_str())
+            .header(reqwest::header::CONTENT_LENGTH, body.len())
+            .body(body)
+            .send()
+            .await
+            .map_err(|error| {
+                failed(
+                    "CreateBucket",
+                    crate::error_chain::Chain(&error).to_string(),
+                )
+            })?;
+        let status = created.status();
+        if status.is_success() {
+            return Ok(BucketState::Created);
+        }
+        let body = created.text().await.unwrap_or_default();
+        let code = body
+            .split("<Code>")
+            .nth(1)
+            .and_then(|rest| rest.split("</Code>").next())
+            .unwrap_or("no error code");
+        Err(failed(
+            "CreateBucket",
+            format!("answered HTTP {} ({code})", status.as_u16()),
+        ))
+    }
+
+    /// Name of the backend, for the readiness report.
+    pub fn backend_name(&self) -> &'static str {
+        match self.target {
+            StorageTarget::Local(_) => "local",
+            StorageTarget::Memory => "memory",
+            StorageTarget::S3 { .. } => "s3",
+        }
+    }
+
+    /// A cheap readiness probe: the store answers a metadata request (a missing marker is
+    /// the expected answer), and a local folder still exists. Nothing is written.
+    pub async fn ping(&self) -> Result<(), StorageError> {
+        if let StorageTarget::Local(path) = &self.target
+            && !path.is_dir()
+        {
+            return Err(StorageError::MissingFolder { path: path.clone() });
+        }
+        let probe = ObjectPath::from(format!("{INTERNAL_PREFIX}/readiness-probe"));
+        match self.store.head(&probe).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(source) => Err(StorageError::Unreachable {
+                target: self.target.to_string(),
+                step: "a metadata request",
+                source: Box::new(source),
+                hint: "",
+            }),
+        }
     }
 
     /// Proves the store is reachable and writable: writes a small marker object under

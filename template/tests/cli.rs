@@ -129,6 +129,9 @@ async fn doctor_for_prod_passes_with_safe_settings() {
             ("SMTP_HOST", "smtp.example.com"),
             ("PUBLIC_URL", "https://app.example.com"),
             ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
+{%- if storage %}
+            ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
+{%- endif %}
         ],
     )
     .await;
@@ -152,9 +155,12 @@ async fn doctor_reads_the_dotenv_file_in_dev() {
             "# production values prepared locally\nJWT_SECRET={}\n\
              DATABASE_URL=postgres://app:pw@db:5432/app\nREDIS_URL=redis://redis:6379\n\
              SMTP_HOST=smtp.example.com\nPUBLIC_URL=https://app.example.com\n\
-             MFA_ENCRYPTION_KEY={}\n",
+             MFA_ENCRYPTION_KEY={}\n{% if storage %}STORAGE_ENCRYPTION_KEY={}\n{% endif %}",
             common::TEST_JWT_SECRET,
-            common::TEST_MFA_ENCRYPTION_KEY
+            common::TEST_MFA_ENCRYPTION_KEY,
+{%- if storage %}
+            common::TEST_STORAGE_KEY,
+{%- endif %}
         ),
     )
     .unwrap();

@@ -38,7 +38,10 @@ async fn prod_with_default_settings_refuses_to_build_naming_each_setting() {
             "REDIS_URL",
             "SMTP_HOST",
             "PUBLIC_URL",
-            "MFA_ENCRYPTION_KEY"
+            "MFA_ENCRYPTION_KEY",
+{%- if storage %}
+            "STORAGE_ENCRYPTION_KEY",
+{%- endif %}
         ]
     );
     assert!(message.contains("refusing to start in prod"), "{message}");

@@ -34,6 +34,10 @@ async fn ready_answers_200_when_postgres_and_redis_answer() {
     assert_eq!(body["checks"]["database"]["backend"], "postgres");
     assert_eq!(body["checks"]["redis"]["status"], "up");
     assert_eq!(body["checks"]["redis"]["backend"], "redis");
+{%- if storage %}
+    assert_eq!(body["checks"]["storage"]["status"], "up");
+    assert_eq!(body["checks"]["storage"]["backend"], "local");
+{%- endif %}
 }
 
 #[tokio::test]
@@ -60,6 +64,29 @@ async fn ready_is_503_naming_redis_when_redis_is_unreachable() {
         "{detail}"
     );
 }
+
+{%- if storage %}
+
+#[tokio::test]
+async fn ready_is_503_naming_storage_when_its_folder_disappears() {
+    let folder = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", folder.path().join("objects").display());
+    let app = spawn_app_with(|settings| settings.storage_url = Some(url), Router::new()).await;
+    std::fs::remove_dir(folder.path().join("objects")).unwrap();
+    let response = app
+        .client
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 503);
+    let body = problem(response).await;
+    assert_eq!(body["checks"]["storage"]["status"], "down");
+    assert_eq!(body["checks"]["database"]["status"], "up");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("storage"), "{detail}");
+}
+{%- endif %}
 
 #[tokio::test]
 async fn ready_is_503_naming_the_database_when_it_disappears() {

@@ -50,6 +50,9 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
         ("SMTP_HOST", "smtp.example.com"),
         ("PUBLIC_URL", "https://app.example.com"),
         ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
+{%- if storage %}
+        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
+{%- endif %}
         ("BACKUP_DIR", backups_text.as_str()),
     ];
 
@@ -67,9 +70,11 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
     assert!(report.contains("pending"), "{report}");
     assert_eq!(status_of(&report, "An active admin account exists"), "FAIL");
     assert_eq!(status_of(&report, "Redis reachable"), "ok");
+{%- if storage %}
     // STORAGE_URL unset: DATA_DIR/storage, which nothing has created yet.
     assert_eq!(status_of(&report, "Object storage reachable"), "FAIL");
     assert!(report.contains("storage init"), "{report}");
+{%- endif %}
     assert_eq!(status_of(&report, "Backups configured and recent"), "FAIL");
     assert_eq!(status_of(&report, "TLS reverse proxy"), "manual");
     assert!(
@@ -79,8 +84,10 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
 
     let migrated = run_binary(dir.path(), &["db", "migrate"], &env).await;
     assert!(migrated.status.success(), "{}", stderr(&migrated));
+{%- if storage %}
     let storage = run_binary(dir.path(), &["storage", "init"], &env).await;
     assert!(storage.status.success(), "{}", stderr(&storage));
+{%- endif %}
     let created = auth_init(dir.path(), &env, "ops@example.org").await;
     assert!(created.status.success(), "{}", stderr(&created));
     std::fs::create_dir(&backups).unwrap();
@@ -93,7 +100,9 @@ async fn each_live_item_fails_until_the_deployment_is_ready_then_the_checklist_p
         "Migrations applied",
         "An active admin account exists",
         "Backups configured and recent",
+{%- if storage %}
         "Object storage reachable",
+{%- endif %}
     ] {
         assert_eq!(status_of(&report, title), "ok", "{title}:\n{report}");
     }
@@ -126,7 +135,9 @@ async fn with_dev_defaults_every_live_item_fails_and_names_the_cause() {
     }
     assert_eq!(status_of(&report, "Database reachable"), "FAIL");
     assert_eq!(status_of(&report, "Redis reachable"), "FAIL");
+{%- if storage %}
     assert_eq!(status_of(&report, "Object storage reachable"), "FAIL");
+{%- endif %}
     assert!(
         !dir.path().join("data").exists(),
         "the checklist created local state"
@@ -149,6 +160,9 @@ async fn unreachable_stores_are_failed_items_not_a_crash() {
         ("SMTP_HOST", "smtp.example.com"),
         ("PUBLIC_URL", "https://app.example.com"),
         ("MFA_ENCRYPTION_KEY", common::TEST_MFA_ENCRYPTION_KEY),
+{%- if storage %}
+        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
+{%- endif %}
     ];
     let output = run_binary(dir.path(), &["ops", "checklist"], &env).await;
     let report = stdout(&output);

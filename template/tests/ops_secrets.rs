@@ -95,6 +95,9 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
                     REDIS_PASSWORD=\n\
                     MFA_ENCRYPTION_KEY=CHANGE_ME_mfa\n\
                     METRICS_TOKEN=\n\
+{%- if storage %}
+                    STORAGE_ENCRYPTION_KEY=CHANGE_ME_storage\n\
+{%- endif %}
                     LOG_FORMAT=json{% if monitoring %}\n\
                     GRAFANA_ADMIN_PASSWORD=admin\n\
                     GRAFANA_SECRET_KEY=SW2YcwTIb9zpOOhoPsMm{% endif %}";
@@ -117,12 +120,19 @@ fn write_replaces_placeholders_and_keeps_every_other_line_in_order() {
     assert!(lines[6].starts_with("REDIS_PASSWORD="));
     assert!(lines[7].starts_with("MFA_ENCRYPTION_KEY="));
     assert!(lines[8].starts_with("METRICS_TOKEN="));
-    assert_eq!(lines[9], "LOG_FORMAT=json");{% if monitoring %}
-    assert!(lines[10].starts_with("GRAFANA_ADMIN_PASSWORD="));
-    assert!(lines[11].starts_with("GRAFANA_SECRET_KEY="));{% endif %}
+{%- if storage %}
+    assert!(lines[9].starts_with("STORAGE_ENCRYPTION_KEY="));
+    assert!(!lines[9].contains("CHANGE_ME"));
+    let rest = &lines[10..];
+{%- else %}
+    let rest = &lines[9..];
+{%- endif %}
+    assert_eq!(rest[0], "LOG_FORMAT=json");{% if monitoring %}
+    assert!(rest[1].starts_with("GRAFANA_ADMIN_PASSWORD="));
+    assert!(rest[2].starts_with("GRAFANA_SECRET_KEY="));{% endif %}
     assert_eq!(
-        lines.len(),
-        {% if monitoring %}12{% else %}10{% endif %},
+        rest.len(),
+        {% if monitoring %}3{% else %}1{% endif %},
         "nothing appended when every key existed:\n{written}"
     );
     assert!(

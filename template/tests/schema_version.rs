@@ -64,16 +64,21 @@ async fn serve(dir: &std::path::Path, env: &[(&str, &str)]) -> Serve {
 fn production_env<'a>(
     database_url: &'a str,
     redis_prefix: &'a str,
+{%- if storage %}
     storage_url: &'a str,
+{%- endif %}
     redis_url: &'a str,
-) -> [(&'a str, &'a str); 9] {
-    [
+) -> Vec<(&'a str, &'a str)> {
+    vec![
         ("ENVIRONMENT", "prod"),
         ("JWT_SECRET", common::TEST_JWT_SECRET),
         ("DATABASE_URL", database_url),
         ("REDIS_URL", redis_url),
         ("REDIS_KEY_PREFIX", redis_prefix),
+{%- if storage %}
         ("STORAGE_URL", storage_url),
+        ("STORAGE_ENCRYPTION_KEY", common::TEST_STORAGE_KEY),
+{%- endif %}
         // Mail links need a relay and an https base outside dev; nothing is sent here.
         ("SMTP_HOST", "smtp.example.com"),
         ("PUBLIC_URL", "https://app.example.com"),
@@ -108,11 +113,17 @@ async fn serve_in_prod_refuses_an_unmigrated_database_naming_db_migrate_then_sta
 {
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
+{%- if storage %}
     let storage = tempfile::tempdir().unwrap();
     let storage_url = format!("file://{}", storage.path().display());
+{%- endif %}
     let prefix = common::unique_redis_prefix();
     let redis_url = common::redis_url();
+{%- if storage %}
     let env = production_env(&database.url, &prefix, &storage_url, &redis_url);
+{%- else %}
+    let env = production_env(&database.url, &prefix, &redis_url);
+{%- endif %}
     let names = migration_names();
 
     let line = refusal_line(serve(dir.path(), &env).await);
@@ -191,11 +202,17 @@ async fn db_status_check_fails_in_one_line_until_the_schema_is_current_and_write
 async fn serve_refuses_a_database_migrated_by_a_newer_build_in_every_environment() {
     let database = TestDatabase::create().await;
     let dir = tempfile::tempdir().unwrap();
+{%- if storage %}
     let storage = tempfile::tempdir().unwrap();
     let storage_url = format!("file://{}", storage.path().display());
+{%- endif %}
     let prefix = common::unique_redis_prefix();
     let redis_url = common::redis_url();
+{%- if storage %}
     let env = production_env(&database.url, &prefix, &storage_url, &redis_url);
+{%- else %}
+    let env = production_env(&database.url, &prefix, &redis_url);
+{%- endif %}
 
     let output = run_binary(dir.path(), &["db", "migrate"], &env).await;
     assert!(output.status.success());

@@ -53,6 +53,12 @@ fn prod_from_files(directory: &Path, jwt_secret: &str) -> Vec<(&'static str, Str
             "MFA_ENCRYPTION_KEY",
             common::TEST_MFA_ENCRYPTION_KEY.to_owned(),
         ),
+{%- if storage %}
+        (
+            "STORAGE_ENCRYPTION_KEY",
+            common::TEST_STORAGE_KEY.to_owned(),
+        ),
+{%- endif %}
     ]
 }
 

@@ -21,6 +21,9 @@ mod m20250101_000006_articles_policy;
 {%- endif %}
 mod m20250301_000001_accounts;
 mod m20250301_000002_mfa;
+{%- if storage %}
+mod m20250401_000001_create_stored_files;
+{%- endif %}
 // shaapi:migration-modules (`generate resource` adds its `mod` lines above this one)
 
 pub struct Migrator;
@@ -39,6 +42,9 @@ impl MigratorTrait for Migrator {
 {%- endif %}
             Box::new(m20250301_000001_accounts::Migration),
             Box::new(m20250301_000002_mfa::Migration),
+{%- if storage %}
+            Box::new(m20250401_000001_create_stored_files::Migration),
+{%- endif %}
             // shaapi:migrations (`generate resource` adds its migrations above, in order)
         ]
     }

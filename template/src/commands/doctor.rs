@@ -22,10 +22,21 @@ pub fn run(mut settings: Settings, args: DoctorArgs) -> Result<(), CommandError>
             .map(db::redact_url)
             .unwrap_or_else(|| "in-process store".to_owned())
     );
+{%- if storage %}
     match settings.storage_target() {
         Ok(target) => println!("storage:     {target}"),
         Err(error) => println!("storage:     {error}"),
     }
+    println!(
+        "antivirus:   {}",
+        settings
+            .clamd_address
+            .as_deref()
+            .map_or("off (CLAMD_ADDRESS unset)".to_owned(), |address| {
+                format!("clamd at {address}")
+            })
+    );
+{%- endif %}
     println!(
         "api docs:    {}",
         if settings.api_docs_enabled() {

@@ -5,4 +5,6 @@ pub mod doctor;
 pub mod generate;
 pub mod health;
 pub mod serve;
+{%- if storage %}
 pub mod storage;
+{%- endif %}

@@ -9,6 +9,9 @@ pub mod casbin_rule;
 pub mod comments;
 {% endif -%}
 pub mod mfa_recovery_codes;
+{% if storage -%}
+pub mod stored_files;
+{% endif -%}
 pub mod user_totp;
 pub mod users;
 // shaapi:entities (`generate resource` adds `pub mod NAME;` above this line)

@@ -2,7 +2,7 @@
 //!
 //! - `GET /health/live`: the process answers. Checks nothing else, so an orchestrator never
 //!   restarts the app because a dependency is down.
-//! - `GET /health/ready`: the database and the key-value store answer within
+//! - `GET /health/ready`: the database, the key-value store{% if storage %} and object storage{% endif %} answer within
 //!   `READINESS_TIMEOUT_MS` each; otherwise 503 naming each one that is down.
 
 use std::time::{Duration, Instant};
@@ -57,6 +57,10 @@ pub struct DependencyCheck {
 pub struct ReadinessChecks {
     pub database: DependencyCheck,
     pub redis: DependencyCheck,
+{%- if storage %}
+    /// Object storage (`STORAGE_URL`): `local`, `memory` or `s3`.
+    pub storage: DependencyCheck,
+{%- endif %}
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -88,7 +92,11 @@ pub async fn live() -> Json<Liveness> {
 )]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let timeout = state.settings.readiness_timeout();
+{%- if storage %}
+    let (database, redis, storage) = tokio::join!(
+{%- else %}
     let (database, redis) = tokio::join!(
+{%- endif %}
         check(
             "database",
             db::backend_name(&state.db),
@@ -101,8 +109,23 @@ pub async fn ready(State(state): State<AppState>) -> Response {
             timeout,
             state.kv.ping()
         ),
+{%- if storage %}
+        check(
+            "storage",
+            state.storage.backend_name(),
+            timeout,
+            state.storage.ping()
+        ),
+    );
+    let checks = ReadinessChecks {
+        database,
+        redis,
+        storage,
+    };
+{%- else %}
     );
     let checks = ReadinessChecks { database, redis };
+{%- endif %}
 
     let mut down = Vec::new();
     if checks.database.status == CheckStatus::Down {
@@ -111,6 +134,11 @@ pub async fn ready(State(state): State<AppState>) -> Response {
     if checks.redis.status == CheckStatus::Down {
         down.push("redis");
     }
+{%- if storage %}
+    if checks.storage.status == CheckStatus::Down {
+        down.push("storage");
+    }
+{%- endif %}
     if down.is_empty() {
         return Json(Readiness {
             status: "ready",

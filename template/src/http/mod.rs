@@ -5,6 +5,9 @@
 {% if example_resource -%}
 pub mod articles;
 {% endif -%}
+{% if storage -%}
+pub mod files;
+{% endif -%}
 pub mod health;
 pub mod openapi;
 pub mod pagination;
@@ -24,6 +27,9 @@ pub fn api_routes() -> DeclaredRoutes {
         .merge(crate::audit::routes::routes())
 {%- if example_resource %}
         .merge(articles::routes())
+{%- endif %}
+{%- if storage %}
+        .merge(files::routes())
 {%- endif %}
         // shaapi:resource-routes (`generate resource` adds `.merge(NAME::routes())` above)
         .layer_with(|router, state| router.layer(crate::middleware::rate_limit::api_layer(state)))

@@ -1,5 +1,5 @@
 //! `ops checklist`: the go-live list. Each item that can be verified from here is checked live
-//! (guard, database, migrations, an admin, Redis, object storage, backups); the rest are listed with the
+//! (guard, database, migrations, an admin, Redis,{% if storage %} object storage,{% endif %} backups); the rest are listed with the
 //! command or step that settles them.
 
 use std::path::{Path, PathBuf};
@@ -11,7 +11,9 @@ use sea_orm::DatabaseConnection;
 use crate::config::{ConfigSources, Settings};
 use crate::error_chain::Chain;
 use crate::ops::production_checks::deployment_violations;
+{%- if storage %}
 use crate::storage::Storage;
+{%- endif %}
 use crate::{db, guard, store};
 
 /// The binary's name, for the commands the checklist suggests.
@@ -83,7 +85,9 @@ pub async fn run_checks(settings: &Settings, sources: &ConfigSources) -> Vec<Ite
     }
 
     items.push(redis_item(settings).await);
+{%- if storage %}
     items.push(storage_item(settings).await);
+{%- endif %}
     items.push(backups_item(
         &backup_directory(sources),
         backup_max_age(sources),
@@ -210,6 +214,8 @@ async fn redis_item(settings: &Settings) -> Item {
     }
 }
 
+{%- if storage %}
+
 /// Opens the configured store without creating anything and runs its write/read/delete check.
 async fn storage_item(settings: &Settings) -> Item {
     const TITLE: &str = "Object storage reachable";
@@ -232,6 +238,7 @@ async fn storage_item(settings: &Settings) -> Item {
         ),
     }
 }
+{%- endif %}
 
 /// Where the backup service writes: BACKUP_DIR (set for the api container by
 /// compose.prod.yaml), else BACKUP_HOST_DIR, else `./backups` of the project.

@@ -48,6 +48,15 @@ pub const SECRET_SETTINGS: &[SecretSetting] = &[
         rotation_note: "TOTP secrets encrypted with the old value can no longer be read: every \
                         user with MFA on must be reset (admin) and enrol again",
     },
+{%- if storage %}
+    SecretSetting {
+        name: "STORAGE_ENCRYPTION_KEY",
+        consumer: SecretConsumer::Application,
+        rotation_note: "files wrapped with the old value can no longer be read unless it is kept: \
+                        put `OLD_ID:old value` in STORAGE_ENCRYPTION_PREVIOUS_KEYS, give \
+                        STORAGE_ENCRYPTION_KEY_ID a new id, restart, then run `storage rotate-key`",
+    },
+{%- endif %}
     SecretSetting {
         name: "METRICS_TOKEN",
         consumer: SecretConsumer::Application,

@@ -31,6 +31,10 @@ use {{crate_name}}::telemetry;
 pub const TEST_JWT_SECRET: &str = "tG3vX9qLm2Zr7Kp4Wc8Nb1Hd6Fs0Jy5Ua3Ex7Qi2Ro9Tl4Mz";
 /// Passes the production guard too (TOTP-secret encryption key).
 pub const TEST_MFA_ENCRYPTION_KEY: &str = "Wq5Yc8Rb2Nf7Lx1Td4Gj9Km3Hs6Pv0Zu2Ae8Io5Xn7Bl1Cy";
+{%- if storage %}
+/// Passes the production guard too (master key of uploaded files).
+pub const TEST_STORAGE_KEY: &str = "Hn4Ks8Wd2Qx6Vb0Mz3Lr7Ty1Pe5Uc9Ia2Og6Nj0Fh4Ed8S";
+{%- endif %}
 
 pub fn admin_database_url() -> String {
     std::env::var("TEST_DATABASE_ADMIN_URL")
@@ -135,8 +139,11 @@ pub fn test_settings(database_url: &str) -> Settings {
         database_url: Some(database_url.to_owned()),
         redis_url: Some(redis_url()),
         redis_key_prefix: unique_redis_prefix(),
+{%- if storage %}
         // A folder outside the project, so tests that switch to prod pass the guard too.
         storage_url: Some(format!("file://{}", test_storage_folder().display())),
+        storage_encryption_key: SecretString::from(TEST_STORAGE_KEY),
+{%- endif %}
         // Mail goes to a relay on this host that is not there (sending fails quietly in the
         // background); tests about mail start a real SMTP server (tests/mail_support).
         smtp_host: Some("127.0.0.1".to_owned()),
@@ -152,11 +159,14 @@ pub fn test_settings(database_url: &str) -> Settings {
     }
 }
 
+{%- if storage %}
+
 /// A folder outside the project shared by the tests that need durable storage (each check
 /// writes a uniquely named marker and deletes it).
 pub fn test_storage_folder() -> std::path::PathBuf {
     std::env::temp_dir().join(concat!(env!("CARGO_PKG_NAME"), "-test-storage"))
 }
+{%- endif %}
 
 /// Settings that pass the production guard (strong secret, Postgres, Redis, docs off).
 pub fn production_settings(database_url: &str) -> Settings {
