@@ -133,8 +133,8 @@ variant() {
   fi
 }
 
-# Defaults currently equal "every toggle on" (both toggles default to true);
-# ci/toggles.sh derives the answer sets from cargo-generate.toml and dedupes them.
+# defaults, every toggle off, every toggle on (monitoring and kubernetes default to off);
+# ci/toggles.py derives the answer sets from cargo-generate.toml and dedupes them.
 mapfile -t variants < <(python3 ci/toggles.py cargo-generate.toml)
 for line in "${variants[@]}"; do
   read -r label answers <<<"$line"
@@ -154,13 +154,21 @@ fi
 # Measured on 2 cores shared with ~8 other builds (load 13-17), so CI alone is faster: Docker
 # install 37 s; base images 236 s cold (+38 s the SMTP sink), 1 s warm; the image 4260 s cold
 # (cargo-chef 344 s, dependencies 2905 s, the app 1007 s), 2 s cached; the stack test 248 s.
+# CI's budget is 90 minutes: a cold image build needs about 30 of them on an idle 2-core machine,
+# so past SHAAPI_CONTAINERS_START_BY seconds (default 50 minutes) the containers are not started,
+# and the image build gets only what is left of the budget (minus 10 minutes for the stacks).
 elapsed=$(( $(date +%s) - started ))
+budget=${SHAAPI_BUDGET_SECS:-5400}
+start_by=${SHAAPI_CONTAINERS_START_BY:-3000}
 if [ "$run_containers" = 0 ]; then
   echo "::: NOT RUN containers (image, stacks, Swarm): SHAAPI_CONTAINERS=0 (${elapsed}s spent so far)"
+elif [ "$elapsed" -gt "$start_by" ]; then
+  echo "::: NOT RUN containers (image, stacks, Swarm): ${elapsed}s spent, past SHAAPI_CONTAINERS_START_BY=${start_by}s of the ${budget}s budget"
 elif [ -d "$work/defaults/demo" ]; then
   step "containers: base-image stand-ins (ci/base-images.sh)" bash ci/base-images.sh "$work/defaults/demo"
+  build_limit=$(( budget - ($(date +%s) - started) - 600 ))
   step "containers: image, dev and prod stacks, mail, drills, backups (ci/test-stack.sh)" \
-    bash ci/test-stack.sh "$work/defaults/demo" "$shasec_bin"
+    env STACK_BUILD_LIMIT="$build_limit" bash ci/test-stack.sh "$work/defaults/demo" "$shasec_bin"
   # Swarm needs IPVS in the kernel (service VIPs, routing mesh); some VMs' kernels lack it.
   if [ -e /proc/net/ip_vs ] || modprobe ip_vs 2>/dev/null; then
     step "containers: Docker Swarm stack, rolling update (ci/test-swarm.sh)" \
