@@ -125,6 +125,8 @@ base="http://127.0.0.1:$port"
 # the benchmark measures the work, not the limiter turning requests away. Postgres on
 # loopback without TLS (sslmode=disable), as a local socket would be.
 jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+# The metrics listener on a free port: a fixed one may be taken by another app on this host.
+export METRICS_ADDRESS=127.0.0.1:0
 export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url?sslmode=disable" \
   REDIS_URL="$redis_url" REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=warn \
   JWT_SECRET="$jwt_secret" STORAGE_URL="file://$work/storage" \
@@ -140,6 +142,9 @@ for assignment in ${BENCH_APP_ENV:-}; do export "${assignment?}"; done
 mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 export SMTP_HOST=127.0.0.1 SMTP_TLS=none PUBLIC_URL=https://bench.example.com \
   MFA_ENCRYPTION_KEY="$mfa_key" REQUIRE_VERIFIED_EMAIL=false
+# Files (the storage toggle): the guard wants a strong key for encryption at rest.
+storage_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+export STORAGE_ENCRYPTION_KEY="$storage_key"
 (cd "$app_dir" && "$binary" db migrate >/dev/null)
 # BENCH_APP_PRELOAD: a shared library preloaded into the app only (e.g. another allocator,
 # /usr/lib/x86_64-linux-gnu/libjemalloc.so.2), to try a change before building it in.

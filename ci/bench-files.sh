@@ -7,7 +7,7 @@
 #
 # Needs: Postgres (127.0.0.1:5432, user postgres, trust), Redis (127.0.0.1:6379), cargo,
 # cargo-generate, curl, python3. The release build lands in CARGO_TARGET_DIR and is reused.
-# Usage: bash ci/bench-files.sh          (env: CARGO_TARGET_DIR, BENCH_MAX_RSS_GROWTH_MIB, KEEP=1)
+# Usage: bash ci/bench-files.sh          (env: BENCH_APP_BIN, CARGO_TARGET_DIR, BENCH_MAX_RSS_GROWTH_MIB, KEEP=1)
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -47,8 +47,15 @@ say "generating and building (release)"
   -d github_ci=false -d prod=false -d storage=true >"$work/generate.log" 2>&1 \
   || { cat "$work/generate.log"; fail "generation failed"; }
 app_dir="$work/benchapp"
-(cd "$app_dir" && cargo build --release --quiet)
-binary="$CARGO_TARGET_DIR/release/benchapp"
+# BENCH_APP_BIN: an already built release binary of a generated project with storage on (the
+# one from the project's image, say), instead of building this one.
+if [ -n "${BENCH_APP_BIN:-}" ]; then
+  [ -x "$BENCH_APP_BIN" ] || fail "BENCH_APP_BIN=$BENCH_APP_BIN is not an executable"
+  binary=$BENCH_APP_BIN
+else
+  (cd "$app_dir" && cargo build --release --locked --quiet)
+  binary="$CARGO_TARGET_DIR/release/benchapp"
+fi
 
 psql "$pg_admin" -qc "CREATE DATABASE \"$database\"" >/dev/null
 db_url="$(printf '%s' "$pg_admin" | sed -E 's#/[^/]*$##')/$database"
@@ -57,6 +64,8 @@ base="http://127.0.0.1:$port"
 
 # dev applies the migrations itself; limits lifted so the figure is the file path, not the
 # limiter. Uploads up to 128 MiB.
+# The metrics listener on a free port: a fixed one may be taken by another app on this host.
+export METRICS_ADDRESS=127.0.0.1:0
 export ENVIRONMENT=dev HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" REDIS_URL="$redis_url" \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=warn STORAGE_URL="file://$work/storage" \
   FILES_MAX_BYTES=$((128 * 1024 * 1024)) REQUEST_TIMEOUT_SECS=300 \

@@ -15,7 +15,7 @@
 # Needs: Postgres (127.0.0.1:5432, user postgres, trust), Redis (127.0.0.1:6379), cargo,
 # cargo-generate, python3, psql, redis-cli, curl.
 # Usage: bash ci/bench-memory.sh   (env: BENCH_RSS_BOUND_MB, BENCH_BURST, BENCH_SOAK_SECONDS,
-#        BENCH_IDLE_SECONDS, CARGO_TARGET_DIR, KEEP=1; extra app settings pass through, e.g.
+#        BENCH_IDLE_SECONDS, BENCH_APP_BIN, CARGO_TARGET_DIR, KEEP=1; extra app settings pass through, e.g.
 #        PASSWORD_HASH_MAX_CONCURRENT=4)
 set -euo pipefail
 
@@ -58,8 +58,15 @@ say "generating and building (release)"
 "$generator" generate --path "$repo" --name benchapp --silent --destination "$work" \
   -d github_ci=false -d prod=false >"$work/generate.log" 2>&1 || { cat "$work/generate.log"; fail "generation failed"; }
 app_dir="$work/benchapp"
-(cd "$app_dir" && cargo build --release --locked --quiet)
-binary="$CARGO_TARGET_DIR/release/benchapp"
+# BENCH_APP_BIN: an already built release binary of a generated project (the one from the
+# project's image, say), instead of building this one.
+if [ -n "${BENCH_APP_BIN:-}" ]; then
+  [ -x "$BENCH_APP_BIN" ] || fail "BENCH_APP_BIN=$BENCH_APP_BIN is not an executable"
+  binary=$BENCH_APP_BIN
+else
+  (cd "$app_dir" && cargo build --release --locked --quiet)
+  binary="$CARGO_TARGET_DIR/release/benchapp"
+fi
 
 psql "$pg_admin" -qc "CREATE DATABASE \"$database\"" >/dev/null
 db_url="$(printf '%s' "$pg_admin" | sed -E 's#/[^/]*$##')/$database"
@@ -73,6 +80,11 @@ mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
 # No mail in the bench: the guard refuses the dev file mailer in prod, so the account mails are off.
 export EMAIL_VERIFICATION=false REQUIRE_VERIFIED_EMAIL=false PASSWORD_RESET=false \
   PUBLIC_URL=https://bench.example.com MFA_ENCRYPTION_KEY="$mfa_key"
+# Files (the storage toggle): the guard wants a strong key for encryption at rest.
+storage_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+export STORAGE_ENCRYPTION_KEY="$storage_key"
+# The metrics listener on a free port: a fixed one may be taken by another app on this host.
+export METRICS_ADDRESS=127.0.0.1:0
 export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" REDIS_URL="$redis_url" \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=error JWT_SECRET="$jwt_secret" \
   RATE_LIMIT_PER_SECOND=1000000 RATE_LIMIT_BURST=1000000 \

@@ -67,6 +67,16 @@ base="http://127.0.0.1:$port"
 
 # Production mode with the request limits lifted: the figure is the work, not the limiter.
 jwt_secret=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+# No mail in the bench (the guard refuses the dev file mailer in prod); strong keys for MFA
+# secrets and, with the storage toggle, files at rest.
+mfa_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+storage_key=$(head -c 48 /dev/urandom | base64 | tr -d '\n')
+export EMAIL_VERIFICATION=false REQUIRE_VERIFIED_EMAIL=false PASSWORD_RESET=false \
+  PUBLIC_URL=https://bench.example.com \
+  MFA_ENCRYPTION_KEY="$mfa_key" \
+  STORAGE_ENCRYPTION_KEY="$storage_key"
+# The metrics listener on a free port: a fixed one may be taken by another app on this host.
+export METRICS_ADDRESS=127.0.0.1:0
 export ENVIRONMENT=prod HOST=127.0.0.1 PORT="$port" DATABASE_URL="$db_url" REDIS_URL="$redis_url" \
   REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=warn JWT_SECRET="$jwt_secret" \
   STORAGE_URL="file://$work/storage" \

@@ -117,7 +117,7 @@ start_app() {
     mkdir -p "$workdir" # empty: no .env or config.toml but what the environment says
     (cd "$workdir" && exec env -u JWT_SECRET -u TRUSTED_PROXIES -u CORS_ALLOWED_ORIGINS -u API_DOCS -u CONFIG_FILE ENVIRONMENT=dev HOST="$host" PORT="$port" \
         DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$db" REDIS_URL="$REDIS_URL_BASE" \
-        REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=warn "$@" "$APP" serve) >"$OUT/$name-app.log" 2>&1 &
+        REDIS_KEY_PREFIX="$prefix" LOG_LEVEL=warn METRICS_ADDRESS=127.0.0.1:0 "$@" "$APP" serve) >"$OUT/$name-app.log" 2>&1 &
     local pid=$!
     APP_PIDS+=("$pid")
     BASE="http://$host:$port"

@@ -142,6 +142,30 @@ async fn metrics_are_on_their_own_loopback_listener_not_on_the_api() {
 }
 
 #[tokio::test]
+async fn fixed_label_counters_are_exported_before_their_first_event() {
+    let app = spawn_app_with(|_| {}, Router::new()).await;
+    let samples = scrape(&app).await;
+    for (name, label) in [
+        ("auth_tokens_refused_total", Some(("gate", "permission"))),
+        ("auth_logins_total", Some(("outcome", "limited"))),
+        ("rate_limit_rejections_total", Some(("limiter", "api"))),
+        ("redis_errors_total", Some(("kind", "wrong_type"))),
+        ("db_pool_acquire_timeouts_total", None),
+    ] {
+        let present = samples.iter().any(|sample| {
+            sample.name == name
+                && label.is_none_or(|(key, value)| {
+                    sample.labels.get(key).map(String::as_str) == Some(value)
+                })
+        });
+        assert!(
+            present,
+            "{name} {label:?} is not exported before its first event"
+        );
+    }
+}
+
+#[tokio::test]
 async fn off_serves_no_metrics_listener() {
     let app = spawn_app_with(
         |settings| settings.metrics_address = "off".to_owned(),

@@ -35,6 +35,7 @@ pub fn install() -> Option<&'static PrometheusHandle> {
                 }
             };
             describe();
+            zero_counters();
             metrics::gauge!(
                 names::APP_BUILD_INFO,
                 "name" => env!("CARGO_PKG_NAME"),
@@ -63,6 +64,36 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 }
 
 /// `# HELP` and units of every series.
+/// Every counter with a fixed label set starts at 0, so a scrape (and every dashboard panel or
+/// alert rule built on it) sees the series before the first event, not "no data".
+fn zero_counters() {
+    use names::{LoginOutcome, RefusingGate};
+    for gate in [
+        RefusingGate::Missing,
+        RefusingGate::Signature,
+        RefusingGate::Session,
+        RefusingGate::User,
+        RefusingGate::Permission,
+    ] {
+        metrics::counter!(names::AUTH_TOKENS_REFUSED_TOTAL, "gate" => gate.as_str()).absolute(0);
+    }
+    for outcome in [
+        LoginOutcome::Ok,
+        LoginOutcome::Failed,
+        LoginOutcome::Limited,
+        LoginOutcome::MfaRequired,
+    ] {
+        metrics::counter!(names::AUTH_LOGINS_TOTAL, "outcome" => outcome.as_str()).absolute(0);
+    }
+    for limiter in ["api", "auth"] {
+        metrics::counter!(names::RATE_LIMIT_REJECTIONS_TOTAL, "limiter" => limiter).absolute(0);
+    }
+    for kind in ["unavailable", "command", "wrong_type"] {
+        metrics::counter!(names::REDIS_ERRORS_TOTAL, "kind" => kind).absolute(0);
+    }
+    metrics::counter!(names::DB_POOL_ACQUIRE_TIMEOUTS_TOTAL).absolute(0);
+}
+
 fn describe() {
     metrics::describe_counter!(
         names::HTTP_REQUESTS_TOTAL,
