@@ -13,7 +13,8 @@ pub const BODY_MAX: u64 = 100_000;
 pub const COMMENT_MAX: u64 = 10_000;
 
 /// Text fields: a character that is neither white space nor NUL, and no NUL anywhere (the
-/// schemas state it as `pattern = r"^\s*[^\s\u0000][^\u0000]*$"`).
+/// schemas state it as a pattern that spells out the whitespace `str::trim` removes — Unicode
+/// White_Space, not the ECMAScript `\s`, which leaves out U+0085 and adds U+FEFF).
 fn not_blank(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(ValidationError::new("blank").with_message("must not be blank".into()));
@@ -36,14 +37,14 @@ pub struct NewArticle {
         example = "Shipping on day one",
         min_length = 1,
         max_length = 200,
-        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]
     pub title: String,
     #[validate(length(min = 1, max = BODY_MAX), custom(function = "not_blank"))]
     #[schema(
         min_length = 1,
         max_length = 100000,
-        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]
     pub body: String,
     /// Drafts (the default) are visible to their author and admins only.
@@ -59,14 +60,14 @@ pub struct ArticleChanges {
     #[schema(
         min_length = 1,
         max_length = 200,
-        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]
     pub title: Option<String>,
     #[validate(length(min = 1, max = BODY_MAX), custom(function = "not_blank"))]
     #[schema(
         min_length = 1,
         max_length = 100000,
-        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]
     pub body: Option<String>,
     pub published: Option<bool>,
@@ -162,7 +163,7 @@ pub struct NewComment {
     #[schema(
         min_length = 1,
         max_length = 10000,
-        pattern = r"^\s*[^\s\u0000][^\u0000]*$"
+        pattern = r"^[\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]*[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\u0000][^\u0000]*$"
     )]
     pub body: String,
 }
