@@ -315,7 +315,8 @@ async fn lists_page_sort_filter_and_refuse_unknown_parameters() {
 
 #[tokio::test]
 async fn a_role_without_the_policy_lines_is_refused() {
-    let app = spawn_auth_app().await;
+    // The roles go straight in SQL, which the user cache sees only after its max age.
+    let app = spawn_auth_app_with(|settings| settings.user_cache_capacity = 0).await;
     let caller = member(&app).await;
     let (id, _) = create(&caller, 1).await;
     strip_roles(&app, &caller.email).await;
