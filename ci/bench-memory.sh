@@ -29,30 +29,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$repo/target/bench}"
 pg_admin="${BENCH_DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 redis_url="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 
-say() { printf '\n== %s\n' "$*"; }
-fail() { printf 'bench-memory: %s\n' "$*" >&2; exit 1; }
-
-for tool in psql redis-cli curl python3; do
-  command -v "$tool" >/dev/null || fail "$tool is needed"
-done
-psql "$pg_admin" -qAtc 'select 1' >/dev/null || fail "Postgres does not answer at $pg_admin"
-redis-cli -u "$redis_url" ping >/dev/null || fail "Redis does not answer at $redis_url"
-generator="$(command -v cargo-generate || true)"
-[ -n "$generator" ] || generator="$HOME/.cache/shaapi/tools/bin/cargo-generate"
-[ -x "$generator" ] || fail "cargo-generate not found (bash ci/cargo-generate.sh installs it)"
-
-work="$(mktemp -d)"
-run_id="$(date +%s)$$"
-database="bench_${run_id}"
-prefix="bench-${run_id}:"
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
-  psql "$pg_admin" -qc "DROP DATABASE IF EXISTS \"$database\" WITH (FORCE)" >/dev/null 2>&1 || true
-  redis-cli -u "$redis_url" --scan --pattern "${prefix}*" | xargs -r redis-cli -u "$redis_url" del >/dev/null 2>&1 || true
-  [ "${KEEP:-0}" = 1 ] || rm -rf "$work"
-}
-trap cleanup EXIT
+bench_name=memory
+# shellcheck source=ci/bench-common.sh
+. "$repo/ci/bench-common.sh"
 
 say "generating and building (release)"
 "$generator" generate --path "$repo" --name benchapp --silent --destination "$work" \
